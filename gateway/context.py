@@ -1,0 +1,112 @@
+"""The per-request context: who is asking, the request's loaders, and the reads they back."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from gateway.auth import Principal
+from gateway.config import Settings
+from gateway.db import Database, RequestStats
+from gateway.errors import BadUserInput, Forbidden
+from gateway.loaders import Loaders, RlsRead
+from gateway.surfaces import capabilities, charter, constitution, events, policies, scratchpad
+from gateway.surfaces.constitution import ActiveRevision, RevisionDetail
+from gateway.surfaces.tenants import Tenant
+
+
+@dataclass
+class Context:
+    """Everything a resolver may use. Made once per request by the HTTP layer."""
+
+    settings: Settings
+    db: Database
+    principal: Principal
+    request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    stats: RequestStats = field(default_factory=RequestStats)
+    loaders: Loaders = field(init=False)
+    workspace_ids: set[str] = field(default_factory=set)
+    """Workspaces this request touched, for the request log."""
+    capability_source: Any = None
+    """Optional provider of the capability row (the MCP write-through); None: the mirror."""
+
+    def __post_init__(self) -> None:
+        self.loaders = Loaders(self.db, concurrency=self.settings.pool_max_size)
+
+    # -- checks -------------------------------------------------------------------------------
+
+    def check_limit(self, name: str, value: int) -> int:
+        most = self.settings.max_limit
+        if not 1 <= value <= most:
+            raise BadUserInput(
+                f"`{name}` must be between 1 and {most}; got {value}.",
+                argument=name,
+                min=1,
+                max=most,
+            )
+        return value
+
+    def authorize(self, workspace_id: str) -> None:
+        """Refuse a workspace the principal does not hold, exactly as an unknown one."""
+        self.workspace_ids.add(workspace_id)
+        if not self.principal.may_access(workspace_id):
+            raise Forbidden(
+                f"Workspace {workspace_id!r} does not exist or you may not access it.",
+            )
+
+    # -- reads --------------------------------------------------------------------------------
+
+    async def tenant(self, workspace_id: str) -> Tenant | None:
+        return await self.loaders.tenants.load(workspace_id)
+
+    async def events(self, workspace_id: str, limit: int) -> list[events.ChainEvent]:
+        return await self.loaders.events.load((workspace_id, limit))
+
+    async def constitution(self, workspace_id: str) -> ActiveRevision | None:
+        result: ActiveRevision | None = await self.loaders.rls.load(
+            RlsRead(workspace_id, "constitution")
+        )
+        return result
+
+    async def revision_detail(self, workspace_id: str, revision_id: str) -> RevisionDetail | None:
+        result: RevisionDetail | None = await self.loaders.rls.load(
+            RlsRead(workspace_id, "constitution_detail", revision_id)
+        )
+        return result
+
+    async def role_charter(self, workspace_id: str) -> charter.RoleCharter | None:
+        result: charter.RoleCharter | None = await self.loaders.rls.load(
+            RlsRead(workspace_id, "charter")
+        )
+        return result
+
+    async def policies(self, workspace_id: str) -> list[policies.Policy]:
+        result: list[policies.Policy] = await self.loaders.rls.load(
+            RlsRead(workspace_id, "policies")
+        )
+        return result
+
+    async def own_scratchpad(
+        self, workspace_id: str, limit: int
+    ) -> list[scratchpad.ScratchpadEntry]:
+        result: list[scratchpad.ScratchpadEntry] = await self.loaders.rls.load(
+            RlsRead(workspace_id, "own_scratchpad", limit)
+        )
+        return result
+
+    async def cross_agent_scratchpad(
+        self, workspace_id: str, limit: int
+    ) -> list[scratchpad.ScratchpadEntry]:
+        result: list[scratchpad.ScratchpadEntry] = await self.loaders.rls.load(
+            RlsRead(workspace_id, "cross_scratchpad", limit)
+        )
+        return result
+
+    async def capability_row(self, workspace_id: str) -> capabilities.CapabilityRow:
+        if self.capability_source is not None:
+            row: capabilities.CapabilityRow = await self.capability_source.capability_row(
+                workspace_id
+            )
+            return row
+        return capabilities.mirror_row()

@@ -1,0 +1,219 @@
+"""The database: the asyncpg pool, the RLS transaction, and the one place asyncpg errors are mapped.
+
+Surfaces (``gateway.surfaces``) never touch the pool: they receive an ``Executor`` and call
+``fetch``/``fetchrow`` with a statement name (for logs and metrics) and the SQL. Two executors exist:
+``Database.pooled`` (each statement on any pooled connection, autocommit) and the one yielded by
+``Database.rls_transaction`` (every statement inside one transaction that first sets the RLS GUC).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import asyncpg
+
+from gateway.config import Settings
+from gateway.errors import DatabaseUnavailable, GatewayError, Overloaded, QueryTimeout
+
+log = logging.getLogger("gateway.db")
+
+SET_RLS_SETTING = "SELECT set_config($1, $2, true)"
+
+
+@dataclass
+class RequestStats:
+    """What one request asked of the database; logged with the request, read by tests."""
+
+    statements: list[str] = field(default_factory=list)
+    transactions: int = 0
+    db_seconds: float = 0.0
+
+
+current_stats: ContextVar[RequestStats | None] = ContextVar("current_stats", default=None)
+
+
+@contextlib.contextmanager
+def map_db_errors() -> Iterator[None]:
+    """Translate asyncpg and socket errors into gateway errors (the single translation point)."""
+    try:
+        yield
+    except GatewayError:
+        raise
+    except asyncpg.QueryCanceledError as exc:
+        raise QueryTimeout("The database took too long to answer; try a smaller request.") from exc
+    except (
+        asyncpg.PostgresConnectionError,
+        asyncpg.CannotConnectNowError,
+        asyncpg.AdminShutdownError,
+        asyncpg.CrashShutdownError,
+        asyncpg.TooManyConnectionsError,
+        asyncpg.ConnectionDoesNotExistError,
+        asyncpg.InterfaceError,
+        ConnectionError,
+        OSError,
+    ) as exc:
+        raise DatabaseUnavailable("The database is unavailable; retry shortly.") from exc
+
+
+class Executor(Protocol):
+    async def fetch(self, name: str, sql: str, *args: Any) -> list[asyncpg.Record]: ...
+
+    async def fetchrow(self, name: str, sql: str, *args: Any) -> asyncpg.Record | None: ...
+
+
+def _record(name: str, started: float) -> None:
+    stats = current_stats.get()
+    if stats is not None:
+        stats.statements.append(name)
+        stats.db_seconds += time.perf_counter() - started
+
+
+class _ConnExecutor:
+    """Runs statements on one connection (inside a transaction the caller owns)."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def fetch(self, name: str, sql: str, *args: Any) -> list[asyncpg.Record]:
+        started = time.perf_counter()
+        with map_db_errors():
+            rows: list[asyncpg.Record] = await self._conn.fetch(sql, *args)
+        _record(name, started)
+        return rows
+
+    async def fetchrow(self, name: str, sql: str, *args: Any) -> asyncpg.Record | None:
+        rows = await self.fetch(name, sql, *args)
+        return rows[0] if rows else None
+
+
+class Database:
+    """The process's connection pool. Opened and closed by the app's lifespan."""
+
+    def __init__(self, settings: Settings, dsn: str) -> None:
+        self._settings = settings
+        self._dsn = dsn
+        self._pool: asyncpg.Pool | None = None
+        self.pooled: Executor = _PoolExecutor(self)
+
+    async def open(self) -> None:
+        """Create the pool without requiring the database to be up; connections come on demand."""
+        s = self._settings
+        self._pool = await asyncpg.create_pool(
+            self._dsn,
+            init_size=0,
+            min_size=0,
+            max_size=s.pool_max_size,
+            timeout=s.connect_timeout,
+            command_timeout=None,
+            max_inactive_connection_lifetime=300.0,
+            server_settings={
+                "application_name": "kora-gateway",
+                "statement_timeout": str(s.statement_timeout_ms),
+                "idle_in_transaction_session_timeout": str(max(s.statement_timeout_ms * 2, 10_000)),
+            },
+        )
+        await self.warm_up()
+
+    async def warm_up(self) -> None:
+        """Open ``pool_min_size`` connections now if the database is there; never fails."""
+        want = self._settings.pool_min_size
+        if want <= 0:
+            return
+        with contextlib.suppress(GatewayError):
+            async with contextlib.AsyncExitStack() as stack:
+                for _ in range(want):
+                    await stack.enter_async_context(self.connection())
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            try:
+                await asyncio.wait_for(pool.close(), timeout=10)
+            except (TimeoutError, OSError, asyncpg.InterfaceError):
+                pool.terminate()
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise DatabaseUnavailable("The database pool is not open.")
+        return self._pool
+
+    def pool_figures(self) -> tuple[int, int, int]:
+        """(size, in use, max) of the pool, for metrics and readiness."""
+        if self._pool is None:
+            return (0, 0, self._settings.pool_max_size)
+        size = self._pool.get_size()
+        return (size, size - self._pool.get_idle_size(), self._pool.get_max_size())
+
+    @contextlib.asynccontextmanager
+    async def connection(self) -> AsyncIterator[asyncpg.Connection]:
+        """A pooled connection, waiting at most ``pool_acquire_timeout`` for a free one."""
+        pool = self.pool
+        try:
+            with map_db_errors():
+                conn = await pool.acquire(timeout=self._settings.pool_acquire_timeout)
+        except TimeoutError as exc:
+            size, in_use, most = self.pool_figures()
+            if in_use >= most:
+                raise Overloaded("Every database connection is busy; retry shortly.") from exc
+            raise DatabaseUnavailable("The database is unavailable; retry shortly.") from exc
+        try:
+            yield conn
+        finally:
+            with contextlib.suppress(Exception):
+                await pool.release(conn)
+
+    @contextlib.asynccontextmanager
+    async def rls_transaction(self, workspace_id: str) -> AsyncIterator[Executor]:
+        """begin → set_config(GUC, workspace, is_local) → reads → end, on one connection."""
+        async with self.connection() as conn:
+            started = time.perf_counter()
+            with map_db_errors():
+                tx = conn.transaction(readonly=True)
+                await tx.start()
+            try:
+                with map_db_errors():
+                    await conn.fetchval(SET_RLS_SETTING, self._settings.rls_setting, workspace_id)
+                _record("rls.set_config", started)
+                yield _ConnExecutor(conn)
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    await tx.rollback()
+                raise
+            else:
+                # A read-only transaction: committing and rolling back are the same, and
+                # rollback never fails on a serialization or deferred-constraint check.
+                with map_db_errors():
+                    await tx.rollback()
+            stats = current_stats.get()
+            if stats is not None:
+                stats.transactions += 1
+
+    async def ping(self) -> None:
+        """One round trip; raises DatabaseUnavailable when the database does not answer."""
+        async with self.connection() as conn:
+            try:
+                with map_db_errors():
+                    await asyncio.wait_for(conn.fetchval("SELECT 1"), timeout=2.0)
+            except TimeoutError as exc:
+                raise DatabaseUnavailable("The database did not answer in time.") from exc
+
+
+class _PoolExecutor:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def fetch(self, name: str, sql: str, *args: Any) -> list[asyncpg.Record]:
+        async with self._db.connection() as conn:
+            return await _ConnExecutor(conn).fetch(name, sql, *args)
+
+    async def fetchrow(self, name: str, sql: str, *args: Any) -> asyncpg.Record | None:
+        rows = await self.fetch(name, sql, *args)
+        return rows[0] if rows else None

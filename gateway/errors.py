@@ -1,0 +1,77 @@
+"""The gateway's error tree and the codes clients branch on.
+
+    GatewayError                      code                     HTTP (whole request failed)
+    ├── BadUserInput                  BAD_USER_INPUT           200 / 400
+    ├── Forbidden                     FORBIDDEN                200
+    ├── Unauthenticated               UNAUTHENTICATED          401
+    ├── DatabaseUnavailable           DATABASE_UNAVAILABLE     503 + Retry-After
+    ├── Overloaded                    OVERLOADED               503 + Retry-After
+    ├── QueryTimeout                  TIMEOUT                  504
+    └── InternalError                 INTERNAL_SERVER_ERROR    500 (message masked)
+
+Every error a client sees is a GatewayError or a GraphQL syntax/validation error; anything else is
+masked as INTERNAL_SERVER_ERROR with the request id and logged in full. Errors the client must branch
+on as data (deferred writes, invalid write input) are GraphQL types instead, see ``api.types``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Final
+
+GRAPHQL_PARSE_FAILED: Final = "GRAPHQL_PARSE_FAILED"
+GRAPHQL_VALIDATION_FAILED: Final = "GRAPHQL_VALIDATION_FAILED"
+BAD_REQUEST: Final = "BAD_REQUEST"
+PERSISTED_QUERY_NOT_FOUND: Final = "PERSISTED_QUERY_NOT_FOUND"
+
+
+class GatewayError(Exception):
+    """Base of the errors the gateway reports to clients with ``extensions.code``."""
+
+    code: ClassVar[str] = "INTERNAL_SERVER_ERROR"
+    http_status: ClassVar[int] = 500
+    retry_after: ClassVar[int | None] = None
+
+    def __init__(self, message: str, **extensions: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.extensions = extensions
+
+    def to_extensions(self) -> dict[str, Any]:
+        return {"code": self.code, **self.extensions}
+
+
+class BadUserInput(GatewayError):
+    code = "BAD_USER_INPUT"
+    http_status = 400
+
+
+class Forbidden(GatewayError):
+    code = "FORBIDDEN"
+    http_status = 403
+
+
+class Unauthenticated(GatewayError):
+    code = "UNAUTHENTICATED"
+    http_status = 401
+
+
+class DatabaseUnavailable(GatewayError):
+    code = "DATABASE_UNAVAILABLE"
+    http_status = 503
+    retry_after = 2
+
+
+class Overloaded(GatewayError):
+    code = "OVERLOADED"
+    http_status = 503
+    retry_after = 1
+
+
+class QueryTimeout(GatewayError):
+    code = "TIMEOUT"
+    http_status = 504
+
+
+class InternalError(GatewayError):
+    code = "INTERNAL_SERVER_ERROR"
+    http_status = 500

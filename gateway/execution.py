@@ -1,0 +1,123 @@
+"""GraphQL execution: parse and validate once per distinct document (cached), then execute.
+
+The cache holds the outcome of parse + validation keyed by the document's text, bounded in
+entries and in document size: a document is validated against a fixed schema and fixed rules, so
+the outcome never changes for the life of the process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from graphql import (
+    ASTValidationRule,
+    DocumentNode,
+    ExecutionResult,
+    GraphQLError,
+    GraphQLSchema,
+    OperationDefinitionNode,
+    OperationType,
+    execute,
+    parse,
+    specified_rules,
+    validate,
+)
+from graphql.pyutils import is_awaitable
+from graphql.utilities import get_operation_ast
+
+Phase = Literal["parse", "validate"]
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A document ready to execute, or the errors that stop it (with the phase that found them)."""
+
+    document: DocumentNode | None
+    errors: tuple[GraphQLError, ...] = ()
+    phase: Phase | None = None
+
+    def operation(self, operation_name: str | None) -> OperationDefinitionNode | None:
+        if self.document is None:
+            return None
+        return get_operation_ast(self.document, operation_name)
+
+
+def document_id(query: str) -> str:
+    """The sha256 hex of a document's text (the Automatic Persisted Queries hash)."""
+    return hashlib.sha256(query.encode("utf-8")).hexdigest()
+
+
+class DocumentCache:
+    """Bounded LRU of parse + validation outcomes."""
+
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        *,
+        rules: Collection[type[ASTValidationRule]] = (),
+        max_entries: int = 1024,
+        max_document_chars: int = 16_384,
+        max_tokens: int | None = None,
+    ) -> None:
+        self.schema = schema
+        self._rules = (*specified_rules, *rules)
+        self._max_entries = max_entries
+        self._max_document_chars = max_document_chars
+        self._max_tokens = max_tokens
+        self._entries: OrderedDict[str, Prepared] = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    def prepare(self, query: str) -> Prepared:
+        cached = self._entries.get(query)
+        if cached is not None:
+            self._entries.move_to_end(query)
+            self.hits += 1
+            return cached
+        self.misses += 1
+        prepared = self._prepare(query)
+        if len(query) <= self._max_document_chars:
+            self._entries[query] = prepared
+            if len(self._entries) > self._max_entries:
+                self._entries.popitem(last=False)
+        return prepared
+
+    def _prepare(self, query: str) -> Prepared:
+        try:
+            document = parse(query, max_tokens=self._max_tokens, no_location=False)
+        except GraphQLError as error:
+            return Prepared(None, (error,), "parse")
+        errors = validate(self.schema, document, self._rules, max_errors=20)
+        if errors:
+            return Prepared(None, tuple(errors), "validate")
+        return Prepared(document)
+
+
+def is_mutation(operation: OperationDefinitionNode | None) -> bool:
+    return operation is not None and operation.operation == OperationType.MUTATION
+
+
+async def run(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    *,
+    context: Any,
+    variables: Mapping[str, Any] | None,
+    operation_name: str | None,
+) -> ExecutionResult:
+    """Execute a prepared document; awaits only when some resolver is asynchronous."""
+    result = execute(
+        schema,
+        document,
+        context_value=context,
+        variable_values=dict(variables) if variables else None,
+        operation_name=operation_name,
+    )
+    if is_awaitable(result):
+        result = await result
+    assert isinstance(result, ExecutionResult)
+    return result

@@ -1,0 +1,391 @@
+"""GraphQL over HTTP: request parsing, media types, status codes, error shaping, request logs.
+
+Follows the GraphQL-over-HTTP specification: POST with ``application/json`` bodies, GET for
+queries (a mutation over GET is 405), ``application/graphql-response+json`` answered when the
+client accepts it and ``application/json`` for legacy clients. Errors leave as
+``{"message", "locations", "path", "extensions": {"code", ...}}``; anything unexpected is masked and
+logged in full with the request id, which the client also gets (``X-Request-ID``).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+import orjson
+from graphql import GraphQLError
+from starlette.requests import Request
+from starlette.responses import Response
+
+from gateway import errors as codes
+from gateway.auth import Authenticator
+from gateway.context import Context
+from gateway.db import Database, current_stats
+from gateway.errors import GatewayError
+from gateway.execution import DocumentCache, Prepared, is_mutation, run
+
+log = logging.getLogger("gateway.request")
+
+GRAPHQL_RESPONSE: Final = "application/graphql-response+json"
+JSON: Final = "application/json"
+_REQUEST_ID: Final = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
+
+
+class RequestError(Exception):
+    """A request that is not a well-formed GraphQL-over-HTTP request."""
+
+    def __init__(self, status: int, message: str, *, headers: Mapping[str, str] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = dict(headers or {})
+
+
+@dataclass(frozen=True, slots=True)
+class Params:
+    query: str
+    variables: dict[str, Any] | None
+    operation_name: str | None
+    extensions: dict[str, Any] | None
+
+
+def negotiate(accept: str | None) -> str | None:
+    """The media type to answer with, or None when the client accepts neither."""
+    if not accept:
+        return JSON
+    best: tuple[float, int, str] | None = None
+    for index, part in enumerate(accept.split(",")):
+        fields = [f.strip() for f in part.split(";")]
+        media = fields[0].lower()
+        q = 1.0
+        for f in fields[1:]:
+            if f.startswith("q="):
+                try:
+                    q = float(f[2:])
+                except ValueError:
+                    q = 0.0
+        if q <= 0:
+            continue
+        if media == GRAPHQL_RESPONSE:
+            chosen = GRAPHQL_RESPONSE
+        elif media in (JSON, "application/*", "*/*"):
+            chosen = JSON
+        else:
+            continue
+        rank = (q, -index, chosen)
+        if best is None or rank[:2] > best[:2]:
+            best = rank
+    return None if best is None else best[2]
+
+
+def _json_field(raw: Any, name: str) -> dict[str, Any] | None:
+    if raw is None:
+        return None
+    if isinstance(raw, str):
+        try:
+            raw = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            raise RequestError(400, f"`{name}` is not valid JSON.") from None
+        if raw is None:
+            return None
+    if not isinstance(raw, dict):
+        raise RequestError(400, f"`{name}` must be a JSON object.")
+    return raw
+
+
+def params_from(data: Mapping[str, Any], *, from_url: bool) -> Params:
+    query = data.get("query")
+    extensions = _json_field(data.get("extensions"), "extensions")
+    if query is None and extensions and "persistedQuery" in extensions:
+        query = ""
+    if not isinstance(query, str):
+        raise RequestError(400, "`query` must be a string holding a GraphQL document.")
+    operation_name = data.get("operationName")
+    if operation_name == "" and from_url:
+        operation_name = None
+    if operation_name is not None and not isinstance(operation_name, str):
+        raise RequestError(400, "`operationName` must be a string or null.")
+    variables = _json_field(data.get("variables"), "variables")
+    return Params(query, variables, operation_name, extensions)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise RequestError(413, f"The request body is larger than {limit} bytes.")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise RequestError(413, f"The request body is larger than {limit} bytes.")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def read_params(request: Request, max_body: int) -> Params:
+    if request.method == "GET":
+        return params_from(request.query_params, from_url=True)
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != JSON:
+        raise RequestError(415, "Send the request as `Content-Type: application/json`.")
+    body = await read_body(request, max_body)
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise RequestError(400, "The request body is not valid JSON.") from None
+    if isinstance(data, list):
+        raise RequestError(400, "Batched requests are not supported: send one operation each.")
+    if not isinstance(data, dict):
+        raise RequestError(400, "The request body must be a JSON object.")
+    return params_from(data, from_url=False)
+
+
+def format_error(error: GraphQLError, *, phase: str | None, request_id: str) -> dict[str, Any]:
+    """Shape one error for the client; mask anything that is not ours."""
+    out: dict[str, Any] = {"message": error.message}
+    if error.locations:
+        out["locations"] = [{"line": loc.line, "column": loc.column} for loc in error.locations]
+    if error.path:
+        out["path"] = list(error.path)
+    original = error.original_error
+    if isinstance(original, GatewayError):
+        out["message"] = original.message
+        out["extensions"] = original.to_extensions()
+    elif original is None:
+        code = {
+            "parse": codes.GRAPHQL_PARSE_FAILED,
+            "validate": codes.GRAPHQL_VALIDATION_FAILED,
+        }.get(phase or "", "BAD_USER_INPUT")
+        out["extensions"] = {**(error.extensions or {}), "code": code}
+    else:
+        log.error(
+            "unexpected error in resolver",
+            exc_info=original,
+            extra={"request_id": request_id, "path": error.path},
+        )
+        out["message"] = "Internal server error."
+        out["extensions"] = {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id}
+    return out
+
+
+def _status_for(
+    data: dict[str, Any] | None, errors: list[GraphQLError], body: dict[str, Any]
+) -> tuple[int, dict[str, Any], dict[str, str]]:
+    """200, unless the whole request failed for one of the database's reasons (503/504)."""
+    whole_failed = data is None or all(value is None for value in data.values())
+    originals = [e.original_error for e in errors]
+    if not errors or not whole_failed:
+        return 200, body, {}
+    if not all(isinstance(o, GatewayError) and o.http_status in (503, 504) for o in originals):
+        return 200, body, {}
+    failures = [o for o in originals if isinstance(o, GatewayError)]
+    status = max(f.http_status for f in failures)
+    retry = [f.retry_after for f in failures if f.retry_after is not None]
+    return status, body, ({"Retry-After": str(max(retry))} if retry else {})
+
+
+class GraphQLHTTP:
+    """The ``/graphql`` endpoint for GET and POST."""
+
+    def __init__(
+        self,
+        *,
+        settings: Any,
+        db: Database,
+        documents: DocumentCache,
+        authenticator: Authenticator,
+        graphiql: Any = None,
+        capability_source: Any = None,
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.documents = documents
+        self.authenticator = authenticator
+        self.graphiql = graphiql
+        self.capability_source = capability_source
+
+    async def __call__(self, request: Request) -> Response:
+        if request.method not in ("GET", "POST"):
+            return self._error(405, "Use GET or POST.", JSON, {"Allow": "GET, POST"})
+        accept = request.headers.get("accept")
+        if (
+            request.method == "GET"
+            and self.graphiql is not None
+            and "query" not in request.query_params
+            and "text/html" in (accept or "")
+        ):
+            response: Response = self.graphiql(request)
+            return response
+        media = negotiate(accept)
+        if media is None:
+            media = JSON
+            return self._error(
+                406, "Accept application/graphql-response+json or application/json.", media
+            )
+        raw_id = request.headers.get("x-request-id", "")
+        request_id = raw_id if _REQUEST_ID.match(raw_id) else uuid.uuid4().hex
+        started = time.perf_counter()
+        ctx: Context | None = None
+        status = 500
+        error_codes: list[str] = []
+        operation_name: str | None = None
+        try:
+            try:
+                principal = await self.authenticator.authenticate(request)
+                params = await read_params(request, self.settings.max_body_bytes)
+                operation_name = params.operation_name
+            except GatewayError as exc:
+                error_codes.append(exc.code)
+                status = exc.http_status
+                headers = self._auth_headers(exc)
+                refusal: dict[str, Any] = {
+                    "errors": [{"message": exc.message, "extensions": exc.to_extensions()}]
+                }
+                return self._respond(status, refusal, media, request_id, headers)
+            except RequestError as exc:
+                error_codes.append(codes.BAD_REQUEST)
+                status = exc.status
+                return self._error(status, exc.message, media, exc.headers, request_id)
+            ctx = Context(
+                settings=self.settings,
+                db=self.db,
+                principal=principal,
+                request_id=request_id,
+                capability_source=self.capability_source,
+            )
+            status, body, headers = await self._execute(request, params, ctx, media)
+            error_codes = [
+                str(e.get("extensions", {}).get("code", "")) for e in body.get("errors", ())
+            ]
+            return self._respond(status, body, media, request_id, headers)
+        finally:
+            self._log(request, request_id, operation_name, ctx, status, error_codes, started)
+
+    async def _execute(
+        self, request: Request, params: Params, ctx: Context, media: str
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
+        if len(params.query.encode("utf-8")) > self.settings.max_query_bytes:
+            raise_status = 413 if media == GRAPHQL_RESPONSE else 200
+            message = f"The query is larger than {self.settings.max_query_bytes} bytes."
+            body: dict[str, Any] = {
+                "errors": [{"message": message, "extensions": {"code": codes.BAD_REQUEST}}]
+            }
+            return raise_status, body, {}
+        prepared: Prepared = self.documents.prepare(params.query)
+        request_failed = 400 if media == GRAPHQL_RESPONSE else 200
+        if prepared.document is None:
+            errors = [
+                format_error(e, phase=prepared.phase, request_id=ctx.request_id)
+                for e in prepared.errors
+            ]
+            return request_failed, {"errors": errors}, {}
+        operation = prepared.operation(params.operation_name)
+        if operation is None:
+            message = (
+                "Unknown operation name."
+                if params.operation_name
+                else "The document holds several operations: name one with `operationName`."
+            )
+            body = {
+                "errors": [
+                    {"message": message, "extensions": {"code": codes.GRAPHQL_VALIDATION_FAILED}}
+                ]
+            }
+            return request_failed, body, {}
+        if request.method == "GET" and is_mutation(operation):
+            body = {
+                "errors": [
+                    {
+                        "message": "Mutations are only accepted over POST.",
+                        "extensions": {"code": codes.BAD_REQUEST},
+                    }
+                ]
+            }
+            return 405, body, {"Allow": "POST"}
+        token = current_stats.set(ctx.stats)
+        try:
+            result = await run(
+                self.documents.schema,
+                prepared.document,
+                context=ctx,
+                variables=params.variables,
+                operation_name=params.operation_name,
+            )
+        finally:
+            current_stats.reset(token)
+        body = {}
+        if result.errors:
+            body["errors"] = [
+                format_error(e, phase=None, request_id=ctx.request_id) for e in result.errors
+            ]
+        if result.data is None and result.errors and all(e.path is None for e in result.errors):
+            # Variables that could not be coerced: a request error, no data entry.
+            return request_failed, body, {}
+        body["data"] = result.data
+        return _status_for(result.data, result.errors or [], body)
+
+    def _auth_headers(self, exc: GatewayError) -> dict[str, str]:
+        if isinstance(exc, codes.Unauthenticated):
+            return {"WWW-Authenticate": self.authenticator.challenge}
+        return {}
+
+    def _respond(
+        self,
+        status: int,
+        body: dict[str, Any],
+        media: str,
+        request_id: str,
+        headers: Mapping[str, str] | None = None,
+    ) -> Response:
+        out = {"X-Request-ID": request_id, **(headers or {})}
+        return Response(
+            orjson.dumps(body),
+            status_code=status,
+            headers=out,
+            media_type=f"{media}; charset=utf-8",
+        )
+
+    def _error(
+        self,
+        status: int,
+        message: str,
+        media: str,
+        headers: Mapping[str, str] | None = None,
+        request_id: str = "",
+    ) -> Response:
+        body = {"errors": [{"message": message, "extensions": {"code": codes.BAD_REQUEST}}]}
+        return self._respond(status, body, media, request_id or uuid.uuid4().hex, headers)
+
+    def _log(
+        self,
+        request: Request,
+        request_id: str,
+        operation_name: str | None,
+        ctx: Context | None,
+        status: int,
+        error_codes: list[str],
+        started: float,
+    ) -> None:
+        stats = ctx.stats if ctx is not None else None
+        log.info(
+            "request",
+            extra={
+                "request_id": request_id,
+                "method": request.method,
+                "operation": operation_name,
+                "workspaces": sorted(ctx.workspace_ids) if ctx is not None else [],
+                "status": status,
+                "outcome": "ok" if not error_codes else "error",
+                "error_codes": sorted(set(error_codes)),
+                "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+                "sql_statements": len(stats.statements) if stats else 0,
+                "sql_transactions": stats.transactions if stats else 0,
+                "sql": list(stats.statements) if stats else [],
+            },
+        )

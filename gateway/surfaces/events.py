@@ -1,0 +1,97 @@
+"""Recent chain events of a workspace, from ``hivex_foundation.event_log``.
+
+The event log has no row-level security: the gateway's own authorization is the only guard, so
+callers must only ever pass workspace ids the principal holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final
+
+from gateway.db import Executor
+
+DEFAULT_LIMIT: Final = 50
+PAYLOAD_TEXT_MAX: Final = 300
+ELLIPSIS: Final = "\u2026"
+
+# Given by the substrate's owners, verbatim.
+RECENT_CHAIN_EVENTS: Final = """
+SELECT el.event_id::text, el.event_type, el.occurred_at,
+       jsonb_pretty(el.payload)::text AS payload_text
+FROM hivex_foundation.event_log el
+JOIN hivex_foundation.tenant t ON t.tenant_id = el.tenant_id
+WHERE t.clerk_org_id = $1
+  AND el.event_type LIKE 'kora.%'
+ORDER BY el.occurred_at DESC
+LIMIT $2
+"""
+
+# The given read for many workspaces in one statement: the same inner query, laterally joined
+# to (workspace, limit) pairs. A test proves its rows equal the given read's for every workspace.
+RECENT_CHAIN_EVENTS_BATCH: Final = """
+SELECT k.ord, e.event_id, e.event_type, e.occurred_at, e.payload_text
+FROM unnest($1::text[], $2::int[]) WITH ORDINALITY AS k(clerk_org_id, lim, ord)
+CROSS JOIN LATERAL (
+    SELECT el.event_id::text, el.event_type, el.occurred_at,
+           jsonb_pretty(el.payload)::text AS payload_text
+    FROM hivex_foundation.event_log el
+    JOIN hivex_foundation.tenant t ON t.tenant_id = el.tenant_id
+    WHERE t.clerk_org_id = k.clerk_org_id
+      AND el.event_type LIKE 'kora.%'
+    ORDER BY el.occurred_at DESC
+    LIMIT k.lim
+) e
+ORDER BY k.ord, e.occurred_at DESC
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class ChainEvent:
+    event_id: str
+    event_type: str
+    occurred_at: datetime
+    payload_text: str
+
+
+def truncate_payload(text: str | None) -> str:
+    """Cut text longer than 300 characters to its first 300 followed by '…'; keep shorter text."""
+    if not text:
+        return ""
+    if len(text) <= PAYLOAD_TEXT_MAX:
+        return text
+    return text[:PAYLOAD_TEXT_MAX] + ELLIPSIS
+
+
+def _event(
+    event_id: str, event_type: str, occurred_at: datetime, payload: str | None
+) -> ChainEvent:
+    return ChainEvent(event_id, event_type, occurred_at, truncate_payload(payload))
+
+
+async def fetch_recent_events(db: Executor, workspace_id: str, limit: int) -> list[ChainEvent]:
+    """The given read: a workspace's latest ``kora.*`` events, newest first."""
+    rows = await db.fetch("events.recent", RECENT_CHAIN_EVENTS, workspace_id, limit)
+    return [_event(r[0], r[1], r[2], r[3]) for r in rows]
+
+
+async def fetch_recent_events_many(
+    db: Executor, keys: Sequence[tuple[str, int]]
+) -> dict[tuple[str, int], list[ChainEvent]]:
+    """The given read for several (workspace id, limit) pairs; one statement whatever their number."""
+    if len(keys) == 1:
+        workspace_id, limit = keys[0]
+        return {keys[0]: await fetch_recent_events(db, workspace_id, limit)}
+    unique = list(dict.fromkeys(keys))
+    rows = await db.fetch(
+        "events.recent_batch",
+        RECENT_CHAIN_EVENTS_BATCH,
+        [k[0] for k in unique],
+        [k[1] for k in unique],
+    )
+    grouped: list[list[ChainEvent]] = [[] for _ in unique]
+    for r in rows:
+        grouped[r[0] - 1].append(_event(r[1], r[2], r[3], r[4]))
+    return dict(zip(unique, grouped, strict=True))

@@ -1,0 +1,33 @@
+"""Active policies, from ``kronicle.policy_registry`` (RLS), ordered by name."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+
+import orjson
+
+from gateway.db import Executor
+
+ACTIVE_POLICIES: Final = """
+SELECT policy_id, name, status, version, body::text, updated_at
+FROM kronicle.policy_registry
+WHERE workspace_id = $1 AND status = 'active'
+ORDER BY name
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    policy_id: str
+    name: str
+    status: str
+    version: int
+    body: Any
+    updated_at: datetime
+
+
+async def fetch_active_policies(db: Executor, workspace_id: str) -> list[Policy]:
+    rows = await db.fetch("policies.active", ACTIVE_POLICIES, workspace_id)
+    return [Policy(r[0], r[1], r[2], r[3], orjson.loads(r[4]), r[5]) for r in rows]

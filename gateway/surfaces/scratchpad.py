@@ -1,0 +1,56 @@
+"""Scratchpads, from ``kronicle.agent_scratchpad`` (RLS), newest first.
+
+Kora's own scratchpad is ``agent_id = 'kora'``; the cross-agent scratchpad is every other agent's
+entries in the workspace.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final
+
+from gateway.db import Executor
+
+DEFAULT_LIMIT: Final = 100
+KORA_AGENT_ID: Final = "kora"
+KINDS: Final = ("note", "reasoning_trail", "delegation", "memory")
+
+OWN_SCRATCHPAD: Final = """
+SELECT entry_id::text, agent_id, kind, content, created_at
+FROM kronicle.agent_scratchpad
+WHERE workspace_id = $1 AND agent_id = 'kora'
+ORDER BY created_at DESC
+LIMIT $2
+"""
+
+CROSS_AGENT_SCRATCHPAD: Final = """
+SELECT entry_id::text, agent_id, kind, content, created_at
+FROM kronicle.agent_scratchpad
+WHERE workspace_id = $1 AND agent_id <> 'kora'
+ORDER BY created_at DESC
+LIMIT $2
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class ScratchpadEntry:
+    entry_id: str
+    agent_id: str
+    kind: str
+    content: str
+    created_at: datetime
+
+
+async def fetch_own_scratchpad(
+    db: Executor, workspace_id: str, limit: int
+) -> list[ScratchpadEntry]:
+    rows = await db.fetch("scratchpad.own", OWN_SCRATCHPAD, workspace_id, limit)
+    return [ScratchpadEntry(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+
+
+async def fetch_cross_agent_scratchpad(
+    db: Executor, workspace_id: str, limit: int
+) -> list[ScratchpadEntry]:
+    rows = await db.fetch("scratchpad.cross_agent", CROSS_AGENT_SCRATCHPAD, workspace_id, limit)
+    return [ScratchpadEntry(r[0], r[1], r[2], r[3], r[4]) for r in rows]
