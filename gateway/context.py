@@ -11,7 +11,7 @@ from gateway.config import Settings
 from gateway.db import Database, RequestStats
 from gateway.errors import BadUserInput, Forbidden
 from gateway.loaders import Loaders, RlsRead
-from gateway.surfaces import capabilities, charter, constitution, events, policies, scratchpad
+from gateway.surfaces import capabilities, charter, events, policies, scratchpad
 from gateway.surfaces.constitution import ActiveRevision, RevisionDetail
 from gateway.surfaces.tenants import Tenant
 

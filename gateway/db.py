@@ -1,9 +1,10 @@
 """The database: the asyncpg pool, the RLS transaction, and the one place asyncpg errors are mapped.
 
 Surfaces (``gateway.surfaces``) never touch the pool: they receive an ``Executor`` and call
-``fetch``/``fetchrow`` with a statement name (for logs and metrics) and the SQL. Two executors exist:
-``Database.pooled`` (each statement on any pooled connection, autocommit) and the one yielded by
-``Database.rls_transaction`` (every statement inside one transaction that first sets the RLS GUC).
+``fetch``/``fetchrow`` with a statement name (for logs and metrics) and the SQL. Two executors
+exist: ``Database.pooled`` (each statement on any pooled connection, autocommit) and the one
+yielded by ``Database.rls_transaction`` (every statement inside one transaction that first sets
+the RLS GUC).
 """
 
 from __future__ import annotations
@@ -160,7 +161,7 @@ class Database:
             with map_db_errors():
                 conn = await pool.acquire(timeout=self._settings.pool_acquire_timeout)
         except TimeoutError as exc:
-            size, in_use, most = self.pool_figures()
+            _size, in_use, most = self.pool_figures()
             if in_use >= most:
                 raise Overloaded("Every database connection is busy; retry shortly.") from exc
             raise DatabaseUnavailable("The database is unavailable; retry shortly.") from exc

@@ -9,9 +9,9 @@
     ├── QueryTimeout                  TIMEOUT                  504
     └── InternalError                 INTERNAL_SERVER_ERROR    500 (message masked)
 
-Every error a client sees is a GatewayError or a GraphQL syntax/validation error; anything else is
-masked as INTERNAL_SERVER_ERROR with the request id and logged in full. Errors the client must branch
-on as data (deferred writes, invalid write input) are GraphQL types instead, see ``api.types``.
+Every error a client sees is a GatewayError or a GraphQL syntax/validation error; anything else
+is masked as INTERNAL_SERVER_ERROR with the request id and logged in full. Errors the client must
+branch on as data (deferred writes, invalid write input) are GraphQL types instead.
 """
 
 from __future__ import annotations

@@ -80,7 +80,7 @@ async def fetch_recent_events(db: Executor, workspace_id: str, limit: int) -> li
 async def fetch_recent_events_many(
     db: Executor, keys: Sequence[tuple[str, int]]
 ) -> dict[tuple[str, int], list[ChainEvent]]:
-    """The given read for several (workspace id, limit) pairs; one statement whatever their number."""
+    """The given read for several (workspace id, limit) pairs, in one statement for all."""
     if len(keys) == 1:
         workspace_id, limit = keys[0]
         return {keys[0]: await fetch_recent_events(db, workspace_id, limit)}

@@ -1,0 +1,129 @@
+"""Shared fixtures: one embedded PostgreSQL per test session, provisioned with the demo data."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from gateway.app import create_app
+from gateway.config import Settings
+from gateway.embedded import EmbeddedPostgres, start_embedded
+from gateway.substrate import READER_ROLE, WRITER_ROLE, provision
+from tests.support import GqlClient, ServerProcess
+
+READER_PASSWORD = "reader-test-password"
+WRITER_PASSWORD = "writer-test-password"
+
+
+@pytest.fixture(scope="session")
+async def embedded_pg(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[EmbeddedPostgres]:
+    """A running PostgreSQL with the substrate, both roles and the demo data (notify trigger on)."""
+    datadir: Path = tmp_path_factory.mktemp("substrate") / "pg"
+    pg = start_embedded(datadir)
+    try:
+        await provision(
+            pg.admin_dsn,
+            reader_password=READER_PASSWORD,
+            writer_password=WRITER_PASSWORD,
+            demo=True,
+        )
+        yield pg
+    finally:
+        pg.close()
+
+
+@pytest.fixture(scope="session")
+def passwords() -> dict[str, str]:
+    """The test passwords of the gateway's roles, by role name."""
+    return {READER_ROLE: READER_PASSWORD, WRITER_ROLE: WRITER_PASSWORD}
+
+
+@pytest.fixture(scope="session")
+def admin_dsn(embedded_pg: EmbeddedPostgres) -> str:
+    return embedded_pg.admin_dsn
+
+
+@pytest.fixture(scope="session")
+def reader_dsn(embedded_pg: EmbeddedPostgres) -> str:
+    return embedded_pg.dsn_for(READER_ROLE, READER_PASSWORD)
+
+
+@pytest.fixture(scope="session")
+def writer_dsn(embedded_pg: EmbeddedPostgres) -> str:
+    return embedded_pg.dsn_for(WRITER_ROLE, WRITER_PASSWORD)
+
+
+@pytest.fixture
+async def admin_conn(admin_dsn: str) -> AsyncIterator[asyncpg.Connection]:
+    """A connection as the superuser that owns the substrate (bypasses row-level security)."""
+    conn = await asyncpg.connect(admin_dsn)
+    yield conn
+    await conn.close()
+
+
+@pytest.fixture
+async def reader_conn(reader_dsn: str) -> AsyncIterator[asyncpg.Connection]:
+    """A connection as the gateway's read-only role."""
+    conn = await asyncpg.connect(reader_dsn)
+    yield conn
+    await conn.close()
+
+
+@pytest.fixture
+async def writer_conn(writer_dsn: str) -> AsyncIterator[asyncpg.Connection]:
+    """A connection as the writer role (may emit chain events and write scratchpads)."""
+    conn = await asyncpg.connect(writer_dsn)
+    yield conn
+    await conn.close()
+
+
+# -- the gateway ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def make_settings(reader_dsn: str) -> Callable[..., Settings]:
+    """Settings for an in-process gateway against the embedded substrate, with overrides."""
+
+    def make(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {"database_url": reader_dsn, "pool_max_size": 8}
+        values.update(overrides)
+        return Settings.from_env({}, **values)
+
+    return make
+
+
+@contextlib.asynccontextmanager
+async def running_app(settings: Settings) -> AsyncIterator[GqlClient]:
+    """The ASGI app with its lifespan running, behind a GraphQL client (no network)."""
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as http:
+            yield GqlClient(http)
+
+
+@pytest.fixture
+async def client(make_settings: Callable[..., Settings]) -> AsyncIterator[GqlClient]:
+    """An in-process gateway with default settings (auth mode none)."""
+    async with running_app(make_settings()) as c:
+        yield c
+
+
+@pytest.fixture(scope="session")
+def live_server(
+    reader_dsn: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerProcess]:
+    """A real `gateway serve` process on loopback against the embedded substrate."""
+    server = ServerProcess(
+        {"DATABASE_URL": reader_dsn, "GATEWAY_AUTH_MODE": "none", "GATEWAY_LOG_FORMAT": "json"},
+        log_path=tmp_path_factory.mktemp("live") / "gateway.log",
+    )
+    server.wait_ready()
+    yield server
+    server.stop()

@@ -1,0 +1,127 @@
+"""Test support shared by every HTTP test: one GraphQL client over any transport, free ports,
+and a real `gateway serve` process on loopback."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+REPO = Path(__file__).resolve().parent.parent
+DEMO_WS = "org_2fXkKoraDemo01"
+ATLAS_WS = "org_2fXkAtlasLabs02"
+BOREAL_WS = "org_2fXkBoreal03"
+FRESH_WS = "org_2fXkFreshStart04"
+
+
+@dataclass
+class Answer:
+    status: int
+    body: dict[str, Any]
+    headers: httpx.Headers
+
+    @property
+    def data(self) -> Any:
+        return self.body.get("data")
+
+    @property
+    def errors(self) -> list[dict[str, Any]]:
+        return list(self.body.get("errors") or [])
+
+    @property
+    def codes(self) -> list[str]:
+        return [e.get("extensions", {}).get("code") for e in self.errors]
+
+
+class GqlClient:
+    """``await client.gql(query, variables, token=...)`` for every HTTP test."""
+
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self.http = http
+
+    async def gql(
+        self,
+        query: str,
+        variables: Mapping[str, Any] | None = None,
+        *,
+        token: str | None = None,
+        operation_name: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        accept: str = "application/graphql-response+json",
+    ) -> Answer:
+        sent = {"accept": accept, **(headers or {})}
+        if token is not None:
+            sent["authorization"] = f"Bearer {token}"
+        payload: dict[str, Any] = {"query": query}
+        if variables is not None:
+            payload["variables"] = dict(variables)
+        if operation_name is not None:
+            payload["operationName"] = operation_name
+        response = await self.http.post("/graphql", json=payload, headers=sent)
+        return Answer(response.status_code, response.json(), response.headers)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class ServerProcess:
+    """A real `gateway serve` on loopback, started with the given environment."""
+
+    def __init__(
+        self, env: Mapping[str, str], *, log_path: Path, args: tuple[str, ...] = ()
+    ) -> None:
+        self.port = free_port()
+        self.log_path = log_path
+        self._log = log_path.open("wb")
+        self.url = f"http://127.0.0.1:{self.port}"
+        full_env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+        full_env.update(env)
+        full_env.update({"GATEWAY_HOST": "127.0.0.1", "GATEWAY_PORT": str(self.port)})
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "gateway", "serve", *args],
+            env=full_env,
+            cwd=REPO,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                out = self.log_path.read_text(errors="replace")
+                raise RuntimeError(f"gateway exited with {self.proc.returncode}:\n{out}")
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=1.0).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError("gateway did not become ready in time")
+
+    def stop(self, timeout: float = 15.0) -> int:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+        return self.proc.returncode
