@@ -63,7 +63,9 @@ def create_app(settings: Settings) -> Starlette:
         db = Database(settings, dsn)
         await db.open()
         schema = build_schema()
+        authenticator = NoAuth()
         app.state.db = db
+        app.state.authenticator = authenticator
         app.state.graphql = GraphQLHTTP(
             settings=settings,
             db=db,
@@ -71,7 +73,7 @@ def create_app(settings: Settings) -> Starlette:
                 schema._schema,
                 max_tokens=settings.max_tokens,
             ),
-            authenticator=NoAuth(),
+            authenticator=authenticator,
             graphiql=graphiql_page(settings),
         )
         try:

@@ -27,7 +27,12 @@ class Authenticator(Protocol):
     """The ``WWW-Authenticate`` value sent with a 401."""
 
     async def authenticate(self, conn: HTTPConnection) -> Principal:
-        """The caller's principal; raises ``Unauthenticated`` for missing or bad credentials."""
+        """The caller's principal from the ``Authorization`` header of an HTTP request or
+        WebSocket upgrade; raises ``Unauthenticated`` for missing or bad credentials."""
+        ...
+
+    async def authenticate_token(self, token: str | None) -> Principal:
+        """The same check for a bare bearer token (e.g. from a WebSocket ``connection_init``)."""
         ...
 
 
@@ -37,4 +42,7 @@ class NoAuth:
     challenge = "Bearer"
 
     async def authenticate(self, conn: HTTPConnection) -> Principal:
+        return ANONYMOUS_ALL
+
+    async def authenticate_token(self, token: str | None) -> Principal:
         return ANONYMOUS_ALL
