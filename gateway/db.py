@@ -57,6 +57,7 @@ def map_db_errors() -> Iterator[None]:
         asyncpg.TooManyConnectionsError,
         asyncpg.ConnectionDoesNotExistError,
         asyncpg.InterfaceError,
+        asyncpg.InternalClientError,
         ConnectionError,
         OSError,
     ) as exc:
@@ -167,6 +168,10 @@ class Database:
             raise DatabaseUnavailable("The database is unavailable; retry shortly.") from exc
         try:
             yield conn
+        except DatabaseUnavailable:
+            # The connection is broken (server restarted, socket gone): never reuse it.
+            conn.terminate()
+            raise
         finally:
             with contextlib.suppress(Exception):
                 await pool.release(conn)

@@ -157,7 +157,8 @@ def format_error(error: GraphQLError, *, phase: str | None, request_id: str) -> 
     if isinstance(original, GatewayError):
         out["message"] = original.message
         out["extensions"] = original.to_extensions()
-    elif original is None:
+    elif original is None or isinstance(original, GraphQLError):
+        # graphql-core's own errors (syntax, validation, variable coercion): safe to show.
         code = {
             "parse": codes.GRAPHQL_PARSE_FAILED,
             "validate": codes.GRAPHQL_VALIDATION_FAILED,

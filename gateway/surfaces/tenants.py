@@ -24,9 +24,20 @@ class Tenant:
     created_at: datetime
 
 
+MAX_WORKSPACE_ID_CHARS: Final = 255
+
+
+def is_possible_workspace_id(workspace_id: str) -> bool:
+    """False for ids no tenant can have (PostgreSQL text holds no NUL; Clerk ids are short)."""
+    return 0 < len(workspace_id) <= MAX_WORKSPACE_ID_CHARS and "\x00" not in workspace_id
+
+
 async def fetch_tenants(db: Executor, workspace_ids: Sequence[str]) -> dict[str, Tenant]:
     """The tenants of ``workspace_ids`` that exist, by workspace id, in one statement."""
-    rows = await db.fetch("tenants.by_clerk_org_ids", TENANTS_BY_CLERK_ORG_IDS, list(workspace_ids))
+    possible = [w for w in workspace_ids if is_possible_workspace_id(w)]
+    if not possible:
+        return {}
+    rows = await db.fetch("tenants.by_clerk_org_ids", TENANTS_BY_CLERK_ORG_IDS, possible)
     return {
         r["clerk_org_id"]: Tenant(
             tenant_id=r["tenant_id"],

@@ -1,0 +1,84 @@
+"""Batching: statements a request sends, counted from its request log line."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from tests.support import ATLAS_WS, BOREAL_WS, DEMO_WS, FRESH_WS, GqlClient
+
+RLS_READS = {
+    "constitution.active",
+    "charter.kora",
+    "policies.active",
+    "scratchpad.own",
+    "scratchpad.cross_agent",
+}
+
+
+def last_request(caplog: pytest.LogCaptureFixture) -> dict[str, Any]:
+    records = [r for r in caplog.records if r.name == "gateway.request"]
+    assert records, "no request log line"
+    return records[-1].__dict__
+
+
+async def test_many_workspaces_one_statement_per_non_rls_surface(
+    client: GqlClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    ids = [DEMO_WS, ATLAS_WS, BOREAL_WS, FRESH_WS]
+    caplog.set_level(logging.INFO, logger="gateway.request")
+    answer = await client.gql(
+        """query($ids: [ID!]!) { workspaces(ids: $ids) {
+            id events(limit: 5) { eventId }
+            constitution { revisionId } roleCharter { title } policies { name }
+            ownScratchpad(limit: 3) { entryId } crossAgentScratchpad(limit: 3) { entryId }
+        } }""",
+        {"ids": ids},
+    )
+    assert not answer.errors, answer.body
+    assert [w["id"] for w in answer.data["workspaces"]] == ids
+    assert len(answer.data["workspaces"][0]["events"]) == 5
+    line = last_request(caplog)
+    counts = Counter(line["sql"])
+    assert counts["tenants.by_clerk_org_ids"] == 1
+    assert counts["events.recent_batch"] == 1 and counts["events.recent"] == 0
+    # One RLS transaction per workspace, holding all five of its reads.
+    assert line["sql_transactions"] == len(ids)
+    assert counts["rls.set_config"] == len(ids)
+    for name in RLS_READS:
+        assert counts[name] == len(ids), name
+    assert line["workspaces"] == sorted(ids)
+
+
+async def test_statements_do_not_grow_with_workspaces(
+    client: GqlClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="gateway.request")
+    query = "query($ids: [ID!]!) { workspaces(ids: $ids) { id events(limit: 2) { eventId } } }"
+    seen = []
+    for ids in ([DEMO_WS, ATLAS_WS], [DEMO_WS, ATLAS_WS, BOREAL_WS, FRESH_WS] * 10):
+        answer = await client.gql(query, {"ids": ids})
+        assert not answer.errors
+        seen.append(Counter(last_request(caplog)["sql"]))
+    assert seen[0] == seen[1] == Counter({"tenants.by_clerk_org_ids": 1, "events.recent_batch": 1})
+
+
+async def test_same_surface_asked_twice_is_read_once(
+    client: GqlClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="gateway.request")
+    answer = await client.gql(
+        """{ a: workspace(id: "%s") { events(limit: 50) { eventId } constitution { rulesHash }
+              sessionContext { recentChainEvents { eventId } activeConstitutionRulesHash } }
+            b: workspace(id: "%s") { events { eventId } constitution { revisionId } } }"""
+        % (DEMO_WS, DEMO_WS)
+    )
+    assert not answer.errors, answer.body
+    assert answer.data["a"]["events"] == answer.data["b"]["events"]
+    counts = Counter(last_request(caplog)["sql"])
+    assert counts["tenants.by_clerk_org_ids"] == 1
+    assert counts["events.recent"] == 1
+    assert counts["constitution.active"] == 1
