@@ -14,7 +14,6 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from gateway.api.schema import build_schema
-from gateway.auth import NoAuth
 from gateway.config import ConfigError, Settings
 from gateway.db import Database
 from gateway.errors import GatewayError
@@ -22,6 +21,7 @@ from gateway.execution import DocumentCache
 from gateway.graphiql import graphiql_page
 from gateway.http import GraphQLHTTP
 from gateway.logs import configure_logging
+from gateway.security import build_authenticator, document_rules
 
 log = logging.getLogger("gateway")
 
@@ -57,13 +57,13 @@ def create_app(settings: Settings) -> Starlette:
             "and sets it; set it to the substrate's DSN to use your own"
         )
     dsn = settings.database_url
+    authenticator = build_authenticator(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         db = Database(settings, dsn)
         await db.open()
         schema = build_schema()
-        authenticator = NoAuth()
         app.state.db = db
         app.state.authenticator = authenticator
         app.state.graphql = GraphQLHTTP(
@@ -71,7 +71,9 @@ def create_app(settings: Settings) -> Starlette:
             db=db,
             documents=DocumentCache(
                 schema._schema,
+                rules=document_rules(settings),
                 max_tokens=settings.max_tokens,
+                hide_suggestions=not settings.introspection,
             ),
             authenticator=authenticator,
             graphiql=graphiql_page(settings),

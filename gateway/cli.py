@@ -73,6 +73,8 @@ def _serve(settings: Settings, *, demo: bool) -> int:
     if demo:
         env.setdefault("GATEWAY_DEMO", "true")
         env.setdefault("GATEWAY_LOG_FORMAT", "text")
+        env.setdefault("GATEWAY_AUTH_MODE", "none")
+        env.setdefault("GATEWAY_INTROSPECTION", "true")
     env["GATEWAY_HOST"], env["GATEWAY_PORT"] = settings.host, str(settings.port)
     env["GATEWAY_WORKERS"] = str(settings.workers)
     os.environ.update(env)
@@ -121,6 +123,23 @@ def _export_schema(output: str | None, check: bool) -> int:
     return 0
 
 
+def _create_api_key(workspaces: str, name: str) -> int:
+    from gateway.auth import create_api_key
+
+    ids = [w.strip() for w in workspaces.split(",") if w.strip()]
+    if not ids:
+        print("gateway: --workspaces needs at least one workspace id", file=sys.stderr)
+        return 2
+    key, line = create_api_key(ids, name)
+    print(f"API key (shown once; give it to the agent):\n  {key}\n", file=sys.stderr)
+    print(
+        "Add this line to GATEWAY_API_KEYS_FILE (the gateway stores only the hash):",
+        file=sys.stderr,
+    )
+    print(line)
+    return 0
+
+
 def _config(settings: Settings) -> int:
     helps = {spec.env: spec.help for spec in SETTINGS}
     for name, value in settings.redacted().items():
@@ -144,6 +163,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--output", "-o", help="file to write (default: standard output)")
     p.add_argument("--check", action="store_true", help="exit 1 if the file differs")
     sub.add_parser("config", help="print the effective settings, secrets redacted")
+    p = sub.add_parser("create-api-key", help="make an API key and print its hash line")
+    p.add_argument("--workspaces", required=True, help="comma-separated workspace ids")
+    p.add_argument("--name", default="", help="a label kept as a comment on the line")
     return parser
 
 
@@ -152,6 +174,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "export-schema":
             return _export_schema(args.output, args.check)
+        if args.command == "create-api-key":
+            return _create_api_key(args.workspaces, args.name)
         overrides: dict[str, Any] = {}
         for attr in ("host", "port", "workers"):
             value = getattr(args, attr, None)

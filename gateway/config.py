@@ -94,6 +94,26 @@ class Settings:
     log_level: str = "info"
     cors_origins: tuple[str, ...] = field(default_factory=tuple)
 
+    # -- security ---------------------------------------------------------------------------
+    auth_mode: str = "jwt"
+    """jwt, api-key or none. ``none`` only when asked for (the demo sets it)."""
+    jwt_secret: str | None = None
+    jwks_url: str | None = None
+    jwt_algorithms: tuple[str, ...] = ()
+    """Accepted algorithms; empty: HS256 with a secret, RS256 and ES256 with a JWKS."""
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    jwt_leeway_seconds: float = 30.0
+    jwt_workspace_claim: str = "org_id"
+    jwks_cache_seconds: float = 300.0
+    jwks_min_refresh_seconds: float = 10.0
+    api_keys_file: Path | None = None
+    api_keys: str | None = None
+    introspection: bool = False
+    max_depth: int = 12
+    max_aliases: int = 30
+    max_cost: int = 50_000
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Read every ``SETTINGS`` variable from ``environ`` (default: the process environment)."""
@@ -115,11 +135,52 @@ class Settings:
                 f"GATEWAY_RLS_SETTING={self.rls_setting!r} is not a custom setting name "
                 "of the form 'prefix.name' (lowercase letters, digits, underscores)"
             )
+        self._check_auth()
         if self.pool_min_size > self.pool_max_size:
             raise ConfigError(
                 f"GATEWAY_POOL_MIN_SIZE={self.pool_min_size} is larger than "
                 f"GATEWAY_POOL_MAX_SIZE={self.pool_max_size}"
             )
+
+    def _check_auth(self) -> None:
+        if self.auth_mode == "jwt":
+            if bool(self.jwt_secret) == bool(self.jwks_url):
+                raise ConfigError(
+                    "GATEWAY_AUTH_MODE=jwt needs exactly one of GATEWAY_JWT_SECRET (HS256) or "
+                    "GATEWAY_JWKS_URL (RS256/ES256); or set GATEWAY_AUTH_MODE=api-key, or =none "
+                    "to turn authentication off"
+                )
+            if self.jwt_secret and not self.demo and _placeholder(self.jwt_secret):
+                raise ConfigError(
+                    "GATEWAY_JWT_SECRET looks like a placeholder or is shorter than 32 characters;"
+                    " use a long random secret (e.g. `python -c 'import secrets; "
+                    "print(secrets.token_urlsafe(48))'`)"
+                )
+            allowed = (
+                {"HS256", "HS384", "HS512"}
+                if self.jwt_secret
+                else {"RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256"}
+            )
+            bad = [a for a in self.jwt_algorithms if a not in allowed]
+            if bad:
+                raise ConfigError(
+                    f"GATEWAY_JWT_ALGORITHMS has {', '.join(bad)}, not usable with "
+                    f"{'a shared secret' if self.jwt_secret else 'a JWKS'}: use "
+                    f"{', '.join(sorted(allowed))}"
+                )
+        if self.auth_mode == "api-key" and not (self.api_keys_file or self.api_keys):
+            raise ConfigError(
+                "GATEWAY_AUTH_MODE=api-key needs GATEWAY_API_KEYS_FILE or GATEWAY_API_KEYS "
+                "(lines made by `gateway create-api-key`)"
+            )
+        if self.api_keys_file is not None and not self.api_keys_file.is_file():
+            raise ConfigError(f"GATEWAY_API_KEYS_FILE={self.api_keys_file} is not a readable file")
+
+    @property
+    def accepted_jwt_algorithms(self) -> tuple[str, ...]:
+        if self.jwt_algorithms:
+            return self.jwt_algorithms
+        return ("HS256",) if self.jwt_secret else ("RS256", "ES256")
 
     def redacted(self) -> dict[str, str]:
         """The effective settings by environment variable, secrets replaced by ``***``."""
@@ -142,6 +203,14 @@ class Settings:
                 shown = str(value)
             out[spec.env] = shown
         return out
+
+
+_PLACEHOLDERS: Final = ("changeme", "change-me", "secret", "password", "example", "test", "xxx")
+
+
+def _placeholder(secret: str) -> bool:
+    lowered = secret.lower()
+    return len(secret) < 32 or any(lowered.startswith(p) for p in _PLACEHOLDERS)
 
 
 def _redact_dsn(dsn: str) -> str:
@@ -257,6 +326,101 @@ SETTINGS: Final[tuple[SettingSpec, ...]] = (
         "log_level",
         lambda name, raw: _choice(name, raw.lower(), ("debug", "info", "warning", "error")),
         "debug, info, warning or error",
+    ),
+    # -- security ---------------------------------------------------------------------------
+    SettingSpec(
+        "GATEWAY_AUTH_MODE",
+        "auth_mode",
+        lambda name, raw: _choice(name, raw, ("jwt", "api-key", "none")),
+        "jwt, api-key or none (none only when asked for; the demo uses it)",
+    ),
+    SettingSpec(
+        "GATEWAY_JWT_SECRET",
+        "jwt_secret",
+        lambda _n, raw: raw,
+        "shared secret for HS256 tokens (32+ characters)",
+        secret=True,
+    ),
+    SettingSpec(
+        "GATEWAY_JWKS_URL",
+        "jwks_url",
+        lambda _n, raw: raw,
+        "JWKS URL of the identity provider for RS256/ES256 tokens",
+    ),
+    SettingSpec(
+        "GATEWAY_JWT_ALGORITHMS",
+        "jwt_algorithms",
+        lambda _n, raw: _csv(raw),
+        "accepted algorithms (default HS256 with a secret, RS256,ES256 with a JWKS)",
+    ),
+    SettingSpec(
+        "GATEWAY_JWT_ISSUER",
+        "jwt_issuer",
+        lambda _n, raw: raw,
+        "required `iss` of tokens; unset: not checked",
+    ),
+    SettingSpec(
+        "GATEWAY_JWT_AUDIENCE",
+        "jwt_audience",
+        lambda _n, raw: raw,
+        "required `aud` of tokens; unset: not checked",
+    ),
+    SettingSpec(
+        "GATEWAY_JWT_LEEWAY_SECONDS",
+        "jwt_leeway_seconds",
+        _spec_float(0, 300),
+        "clock leeway for exp/nbf, in seconds",
+    ),
+    SettingSpec(
+        "GATEWAY_JWT_WORKSPACE_CLAIM",
+        "jwt_workspace_claim",
+        lambda _n, raw: raw,
+        "claim listing the caller's workspaces (a string or a list)",
+    ),
+    SettingSpec(
+        "GATEWAY_JWKS_CACHE_SECONDS",
+        "jwks_cache_seconds",
+        _spec_float(1, 86_400),
+        "how long JWKS keys are cached",
+    ),
+    SettingSpec(
+        "GATEWAY_JWKS_MIN_REFRESH_SECONDS",
+        "jwks_min_refresh_seconds",
+        _spec_float(0, 3600),
+        "least time between two JWKS fetches (unknown kid)",
+    ),
+    SettingSpec(
+        "GATEWAY_API_KEYS_FILE",
+        "api_keys_file",
+        lambda _n, raw: Path(raw),
+        "file of API key hash lines (made by `gateway create-api-key`)",
+    ),
+    SettingSpec(
+        "GATEWAY_API_KEYS",
+        "api_keys",
+        lambda _n, raw: raw,
+        "API key hash lines inline, separated by `;`",
+    ),
+    SettingSpec(
+        "GATEWAY_INTROSPECTION",
+        "introspection",
+        _bool,
+        "allow __schema/__type and field suggestions (on in the demo)",
+    ),
+    SettingSpec(
+        "GATEWAY_MAX_DEPTH", "max_depth", _spec_int(1, 100), "deepest selection nesting accepted"
+    ),
+    SettingSpec(
+        "GATEWAY_MAX_ALIASES",
+        "max_aliases",
+        _spec_int(0, 10_000),
+        "most aliases in a document, fragments included",
+    ),
+    SettingSpec(
+        "GATEWAY_MAX_COST",
+        "max_cost",
+        _spec_int(1, 100_000_000),
+        "largest estimated cost (list sizes multiply) of an operation",
     ),
     SettingSpec(
         "GATEWAY_CORS_ORIGINS",

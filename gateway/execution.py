@@ -62,12 +62,14 @@ class DocumentCache:
         max_entries: int = 1024,
         max_document_chars: int = 16_384,
         max_tokens: int | None = None,
+        hide_suggestions: bool = False,
     ) -> None:
         self.schema = schema
         self._rules = (*specified_rules, *rules)
         self._max_entries = max_entries
         self._max_document_chars = max_document_chars
         self._max_tokens = max_tokens
+        self._hide_suggestions = hide_suggestions
         self._entries: OrderedDict[str, Prepared] = OrderedDict()
         self.hits = 0
         self.misses = 0
@@ -91,7 +93,13 @@ class DocumentCache:
             document = parse(query, max_tokens=self._max_tokens, no_location=False)
         except GraphQLError as error:
             return Prepared(None, (error,), "parse")
-        errors = validate(self.schema, document, self._rules, max_errors=20)
+        errors = validate(
+            self.schema,
+            document,
+            self._rules,
+            max_errors=20,
+            hide_suggestions=self._hide_suggestions,
+        )
         if errors:
             return Prepared(None, tuple(errors), "validate")
         return Prepared(document)

@@ -28,12 +28,14 @@ from gateway.context import Context
 from gateway.db import Database, current_stats
 from gateway.errors import GatewayError
 from gateway.execution import DocumentCache, Prepared, is_mutation, run
+from gateway.limits import QUERY_TOO_COSTLY, query_cost
 
 log = logging.getLogger("gateway.request")
 
 GRAPHQL_RESPONSE: Final = "application/graphql-response+json"
 JSON: Final = "application/json"
 _REQUEST_ID: Final = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
+TOO_MANY_TOKENS: Final = "TOO_MANY_TOKENS"
 
 
 class RequestError(Exception):
@@ -163,7 +165,9 @@ def format_error(error: GraphQLError, *, phase: str | None, request_id: str) -> 
             "parse": codes.GRAPHQL_PARSE_FAILED,
             "validate": codes.GRAPHQL_VALIDATION_FAILED,
         }.get(phase or "", "BAD_USER_INPUT")
-        out["extensions"] = {**(error.extensions or {}), "code": code}
+        if phase == "parse" and "tokens. Parsing aborted" in error.message:
+            code = TOO_MANY_TOKENS
+        out["extensions"] = {"code": code, **(error.extensions or {})}
     else:
         log.error(
             "unexpected error in resolver",
@@ -299,6 +303,20 @@ class GraphQLHTTP:
                 ]
             }
             return request_failed, body, {}
+        cost = query_cost(
+            self.documents.schema,
+            prepared.document,
+            operation,
+            params.variables,
+            ceiling=self.settings.max_cost,
+        )
+        if cost > self.settings.max_cost:
+            message = (
+                f"The query's estimated cost is over {self.settings.max_cost} (list sizes "
+                "multiply: ask for fewer items or fewer nested lists)."
+            )
+            extensions = {"code": QUERY_TOO_COSTLY, "cost": cost, "max": self.settings.max_cost}
+            return request_failed, {"errors": [{"message": message, "extensions": extensions}]}, {}
         if request.method == "GET" and is_mutation(operation):
             body = {
                 "errors": [
@@ -333,7 +351,10 @@ class GraphQLHTTP:
 
     def _auth_headers(self, exc: GatewayError) -> dict[str, str]:
         if isinstance(exc, codes.Unauthenticated):
-            return {"WWW-Authenticate": self.authenticator.challenge}
+            challenge = self.authenticator.challenge
+            if exc.extensions.get("reason") == "invalid_token":
+                challenge += ', error="invalid_token"'
+            return {"WWW-Authenticate": challenge}
         return {}
 
     def _respond(

@@ -91,7 +91,11 @@ def make_settings(reader_dsn: str) -> Callable[..., Settings]:
     """Settings for an in-process gateway against the embedded substrate, with overrides."""
 
     def make(**overrides: Any) -> Settings:
-        values: dict[str, Any] = {"database_url": reader_dsn, "pool_max_size": 8}
+        values: dict[str, Any] = {
+            "database_url": reader_dsn,
+            "pool_max_size": 8,
+            "auth_mode": "none",
+        }
         values.update(overrides)
         return Settings.from_env({}, **values)
 

@@ -52,7 +52,10 @@ async def own_pg(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Embe
 
 async def test_database_outage_is_typed_and_recovers_by_itself(own_pg: EmbeddedPostgres) -> None:
     settings = Settings.from_env(
-        {}, database_url=own_pg.dsn_for(READER_ROLE, "r-pass"), connect_timeout=2.0
+        {},
+        database_url=own_pg.dsn_for(READER_ROLE, "r-pass"),
+        connect_timeout=2.0,
+        auth_mode="none",
     )
     query = '{ workspace(id: "%s") { id constitution { revisionId } } }' % DEMO_WS
     async with running_app(settings) as client:

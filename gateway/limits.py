@@ -1,0 +1,231 @@
+"""Limits that turn hostile documents away before execution.
+
+Depth and aliases are validation rules (cached with the document); cost depends on variables,
+so it is computed per request. All three expand fragment spreads, memoised per fragment, so a
+fragment cannot hide aliases or depth and a chain of fragments cannot blow up the walk itself.
+
+Cost model: every field costs 1; a field returning a list multiplies its sub-selection's cost by
+its size: the `limit`/`first` argument (or its default), the number of `ids`, else
+``DEFAULT_LIST_SIZE``. Nested lists multiply.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final
+
+from graphql import (
+    ASTValidationRule,
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLList,
+    GraphQLNamedType,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLSchema,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    ValidationContext,
+    get_named_type,
+)
+from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
+
+DEFAULT_LIST_SIZE: Final = 50
+SIZE_ARGUMENTS: Final = ("limit", "first", "last")
+INTROSPECTION_FIELDS: Final = frozenset({"__schema", "__type"})
+
+QUERY_TOO_DEEP: Final = "QUERY_TOO_DEEP"
+TOO_MANY_ALIASES: Final = "TOO_MANY_ALIASES"
+QUERY_TOO_COSTLY: Final = "QUERY_TOO_COSTLY"
+INTROSPECTION_DISABLED: Final = "INTROSPECTION_DISABLED"
+
+
+def _fragments(document: DocumentNode) -> dict[str, FragmentDefinitionNode]:
+    return {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+
+
+class _Walker:
+    """Depth and alias count of a selection set, fragments expanded and memoised."""
+
+    def __init__(self, fragments: Mapping[str, FragmentDefinitionNode]) -> None:
+        self.fragments = fragments
+        self._memo: dict[str, tuple[int, int]] = {}
+        self._active: set[str] = set()
+
+    def measure(self, selection_set: SelectionSetNode | None) -> tuple[int, int]:
+        """(depth, aliases) of a selection set."""
+        if selection_set is None:
+            return 0, 0
+        depth = aliases = 0
+        for sel in selection_set.selections:
+            if isinstance(sel, FieldNode):
+                if sel.name.value in INTROSPECTION_FIELDS:
+                    continue
+                d, a = self.measure(sel.selection_set)
+                depth = max(depth, d + 1)
+                aliases += a + (1 if sel.alias is not None else 0)
+            elif isinstance(sel, InlineFragmentNode):
+                d, a = self.measure(sel.selection_set)
+                depth, aliases = max(depth, d), aliases + a
+            elif isinstance(sel, FragmentSpreadNode):
+                d, a = self._spread(sel.name.value)
+                depth, aliases = max(depth, d), aliases + a
+        return depth, aliases
+
+    def _spread(self, name: str) -> tuple[int, int]:
+        if name in self._memo:
+            return self._memo[name]
+        fragment = self.fragments.get(name)
+        if fragment is None or name in self._active:  # unknown or cyclic: other rules report it
+            return 0, 0
+        self._active.add(name)
+        self._memo[name] = self.measure(fragment.selection_set)
+        self._active.discard(name)
+        return self._memo[name]
+
+
+def shape_rule(*, max_depth: int, max_aliases: int) -> type[ASTValidationRule]:
+    """A validation rule refusing operations deeper than ``max_depth`` or with too many aliases."""
+
+    class ShapeRule(ASTValidationRule):
+        def __init__(self, context: ValidationContext) -> None:
+            super().__init__(context)
+            self._walker = _Walker(_fragments(context.document))
+
+        def enter_operation_definition(self, node: OperationDefinitionNode, *_: Any) -> None:
+            depth, aliases = self._walker.measure(node.selection_set)
+            if depth > max_depth:
+                self.report_error(
+                    GraphQLError(
+                        f"The query is {depth} levels deep; at most {max_depth} are allowed.",
+                        node,
+                        extensions={"code": QUERY_TOO_DEEP, "depth": depth, "max": max_depth},
+                    )
+                )
+            if aliases > max_aliases:
+                self.report_error(
+                    GraphQLError(
+                        f"The query uses {aliases} aliases (fragments included); at most "
+                        f"{max_aliases} are allowed.",
+                        node,
+                        extensions={
+                            "code": TOO_MANY_ALIASES,
+                            "aliases": aliases,
+                            "max": max_aliases,
+                        },
+                    )
+                )
+
+    return ShapeRule
+
+
+class NoIntrospection(ASTValidationRule):
+    """Refuses ``__schema`` and ``__type`` (``__typename`` stays allowed)."""
+
+    def enter_field(self, node: FieldNode, *_: Any) -> None:
+        if node.name.value in INTROSPECTION_FIELDS:
+            self.report_error(
+                GraphQLError(
+                    "Introspection is disabled on this gateway.",
+                    node,
+                    extensions={"code": INTROSPECTION_DISABLED},
+                )
+            )
+
+
+def _unwrap_list(type_: Any) -> bool:
+    if isinstance(type_, GraphQLNonNull):
+        type_ = type_.of_type
+    return isinstance(type_, GraphQLList)
+
+
+class _Coster:
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        fragments: Mapping[str, FragmentDefinitionNode],
+        variables: VariableValues | None,
+        ceiling: int,
+    ) -> None:
+        self.schema = schema
+        self.fragments = fragments
+        self.variables = variables
+        self.ceiling = ceiling
+        self._memo: dict[tuple[str, str], int] = {}
+        self._active: set[str] = set()
+
+    def cost(self, parent: GraphQLNamedType | None, selection_set: SelectionSetNode | None) -> int:
+        if selection_set is None or not isinstance(parent, GraphQLObjectType):
+            return 0
+        total = 0
+        for sel in selection_set.selections:
+            if isinstance(sel, FieldNode):
+                total += self._field(parent, sel)
+            elif isinstance(sel, InlineFragmentNode):
+                cond = sel.type_condition
+                target = self.schema.get_type(cond.name.value) if cond else parent
+                total += self.cost(target, sel.selection_set)
+            elif isinstance(sel, FragmentSpreadNode):
+                total += self._spread(sel.name.value)
+            if total > self.ceiling:  # stop early: the answer is "too costly" already
+                return total
+        return total
+
+    def _field(self, parent: GraphQLObjectType, node: FieldNode) -> int:
+        name = node.name.value
+        if name.startswith("__"):
+            return 0
+        field = parent.fields.get(name)
+        if field is None:
+            return 1
+        child = self.cost(get_named_type(field.type), node.selection_set)
+        if not _unwrap_list(field.type) or node.selection_set is None:
+            return 1 + child
+        try:
+            args = get_argument_values(field, node, self.variables)
+        except GraphQLError:
+            args = {}
+        size = DEFAULT_LIST_SIZE
+        for arg in SIZE_ARGUMENTS:
+            if isinstance(args.get(arg), int):
+                size = max(0, args[arg])
+                break
+        else:
+            if isinstance(args.get("ids"), list):
+                size = len(args["ids"])
+        return 1 + size * child
+
+    def _spread(self, name: str) -> int:
+        fragment = self.fragments.get(name)
+        if fragment is None or name in self._active:
+            return 0
+        key = (name, fragment.type_condition.name.value)
+        if key not in self._memo:
+            self._active.add(name)
+            target = self.schema.get_type(fragment.type_condition.name.value)
+            self._memo[key] = self.cost(target, fragment.selection_set)
+            self._active.discard(name)
+        return self._memo[key]
+
+
+def query_cost(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation: OperationDefinitionNode,
+    variables: Mapping[str, Any] | None,
+    *,
+    ceiling: int,
+) -> int:
+    """The estimated cost of ``operation``; stops counting soon after passing ``ceiling``."""
+    root = schema.get_root_type(operation.operation)
+    coerced = get_variable_values(
+        schema, operation.variable_definitions or (), dict(variables or {}), max_errors=1
+    )
+    if not isinstance(coerced, VariableValues):
+        return 0  # bad variables: execution reports them
+    coster = _Coster(schema, _fragments(document), coerced, ceiling)
+    return coster.cost(root, operation.selection_set)

@@ -1,0 +1,55 @@
+"""Assembles the security parts the settings ask for: the authenticator and the document rules."""
+
+from __future__ import annotations
+
+import logging
+
+from graphql import ASTValidationRule
+
+from gateway.auth import ApiKeyAuth, Authenticator, NoAuth
+from gateway.config import ConfigError, Settings
+from gateway.jwt_auth import JwksCache, JwtAuth
+from gateway.limits import NoIntrospection, shape_rule
+
+log = logging.getLogger("gateway.auth")
+
+
+def build_authenticator(settings: Settings) -> Authenticator:
+    """The authenticator of ``GATEWAY_AUTH_MODE``; settings were validated already."""
+    if settings.auth_mode == "none":
+        log.warning(
+            "AUTHENTICATION IS OFF (GATEWAY_AUTH_MODE=none): every caller may read and write "
+            "every workspace. Use it for the demo only."
+        )
+        return NoAuth()
+    if settings.auth_mode == "api-key":
+        try:
+            return ApiKeyAuth.from_sources(file=settings.api_keys_file, inline=settings.api_keys)
+        except ValueError as exc:
+            raise ConfigError(f"API keys: {exc}") from None
+    jwks = None
+    if settings.jwks_url:
+        jwks = JwksCache(
+            settings.jwks_url,
+            max_age=settings.jwks_cache_seconds,
+            min_refresh=settings.jwks_min_refresh_seconds,
+        )
+    return JwtAuth(
+        secret=settings.jwt_secret,
+        jwks=jwks,
+        algorithms=settings.accepted_jwt_algorithms,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        leeway=settings.jwt_leeway_seconds,
+        workspace_claim=settings.jwt_workspace_claim,
+    )
+
+
+def document_rules(settings: Settings) -> list[type[ASTValidationRule]]:
+    """Validation rules added to the specification's: shape limits, introspection switch."""
+    rules: list[type[ASTValidationRule]] = [
+        shape_rule(max_depth=settings.max_depth, max_aliases=settings.max_aliases)
+    ]
+    if not settings.introspection:
+        rules.append(NoIntrospection)
+    return rules
