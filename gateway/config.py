@@ -110,7 +110,8 @@ class Settings:
     api_keys_file: Path | None = None
     api_keys: str | None = None
     introspection: bool = False
-    max_depth: int = 12
+    max_depth: int = 20
+    """The standard introspection query (GraphiQL's) is 15 deep; the Workspace graph at most 6."""
     max_aliases: int = 30
     max_cost: int = 50_000
 
@@ -168,6 +169,8 @@ class Settings:
                     f"{'a shared secret' if self.jwt_secret else 'a JWKS'}: use "
                     f"{', '.join(sorted(allowed))}"
                 )
+        if self.jwks_url and not self.jwks_url.startswith(("https://", "http://")):
+            raise ConfigError(f"GATEWAY_JWKS_URL={self.jwks_url!r} must be an http(s) URL")
         if self.auth_mode == "api-key" and not (self.api_keys_file or self.api_keys):
             raise ConfigError(
                 "GATEWAY_AUTH_MODE=api-key needs GATEWAY_API_KEYS_FILE or GATEWAY_API_KEYS "

@@ -36,6 +36,7 @@ GRAPHQL_RESPONSE: Final = "application/graphql-response+json"
 JSON: Final = "application/json"
 _REQUEST_ID: Final = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
 TOO_MANY_TOKENS: Final = "TOO_MANY_TOKENS"
+QUERY_TOO_LARGE: Final = "QUERY_TOO_LARGE"
 
 
 class RequestError(Exception):
@@ -279,7 +280,7 @@ class GraphQLHTTP:
             raise_status = 413 if media == GRAPHQL_RESPONSE else 200
             message = f"The query is larger than {self.settings.max_query_bytes} bytes."
             body: dict[str, Any] = {
-                "errors": [{"message": message, "extensions": {"code": codes.BAD_REQUEST}}]
+                "errors": [{"message": message, "extensions": {"code": QUERY_TOO_LARGE}}]
             }
             return raise_status, body, {}
         prepared: Prepared = self.documents.prepare(params.query)

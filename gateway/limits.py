@@ -63,8 +63,6 @@ class _Walker:
         depth = aliases = 0
         for sel in selection_set.selections:
             if isinstance(sel, FieldNode):
-                if sel.name.value in INTROSPECTION_FIELDS:
-                    continue
                 d, a = self.measure(sel.selection_set)
                 depth = max(depth, d + 1)
                 aliases += a + (1 if sel.alias is not None else 0)
