@@ -19,12 +19,41 @@ def load_mirror() -> dict[str, Any]:
     return data
 
 
+def drift(mirror: dict[str, bool], snapshot: dict[str, bool]) -> list[str]:
+    """Every difference between the mirror and the substrate's row, both directions."""
+    out = [f"only in the mirror: {n}" for n in sorted(mirror.keys() - snapshot.keys())]
+    out += [f"only in the substrate: {n}" for n in sorted(snapshot.keys() - mirror.keys())]
+    out += [
+        f"grant differs: {n}"
+        for n in sorted(mirror.keys() & snapshot.keys())
+        if mirror[n] != snapshot[n]
+    ]
+    return out
+
+
+def mirror_grants() -> dict[str, bool]:
+    return {c["name"]: c["granted"] for c in load_mirror()["capabilities"]}
+
+
+def snapshot_grants() -> dict[str, bool]:
+    data: dict[str, bool] = json.loads(SNAPSHOT.read_text())["capabilities"]
+    return data
+
+
 def test_mirror_matches_the_substrate_snapshot() -> None:
-    mirror = {c["name"]: c["granted"] for c in load_mirror()["capabilities"]}
-    snapshot: dict[str, bool] = json.loads(SNAPSHOT.read_text())["capabilities"]
-    assert sorted(mirror.keys() - snapshot.keys()) == [], "in the mirror, not in the substrate"
-    assert sorted(snapshot.keys() - mirror.keys()) == [], "in the substrate, not in the mirror"
-    assert {n: g for n, g in mirror.items() if snapshot[n] != g} == {}, "grants differ"
+    assert drift(mirror_grants(), snapshot_grants()) == []
+
+
+def test_parity_catches_drift_in_either_direction() -> None:
+    mirror, snapshot = mirror_grants(), snapshot_grants()
+    assert drift({**mirror, "cap_new_thing": True}, snapshot) == [
+        "only in the mirror: cap_new_thing"
+    ]
+    assert drift(mirror, {**snapshot, "cap_new_thing": False}) == [
+        "only in the substrate: cap_new_thing"
+    ]
+    flipped = {**snapshot, "cap_unbless_convention": True}
+    assert drift(mirror, flipped) == ["grant differs: cap_unbless_convention"]
 
 
 def test_mirror_shape_and_counts() -> None:
