@@ -23,6 +23,15 @@ DEMO_QUERY = """{
 }"""
 
 
+DEMO_DEFAULTS = {
+    "GATEWAY_DEMO": "true",
+    "GATEWAY_AUTH_MODE": "none",
+    "GATEWAY_INTROSPECTION": "true",
+    "GATEWAY_LOG_FORMAT": "text",
+}
+"""What `gateway demo` sets unless the environment says otherwise."""
+
+
 class Progress:
     """Says what start-up is doing and how long each step took."""
 
@@ -70,11 +79,6 @@ def _serve(settings: Settings, *, demo: bool) -> int:
     if not settings.database_url:
         pg, reader_dsn = _start_embedded(settings, progress)
         env["DATABASE_URL"] = reader_dsn
-    if demo:
-        env.setdefault("GATEWAY_DEMO", "true")
-        env.setdefault("GATEWAY_LOG_FORMAT", "text")
-        env.setdefault("GATEWAY_AUTH_MODE", "none")
-        env.setdefault("GATEWAY_INTROSPECTION", "true")
     env["GATEWAY_HOST"], env["GATEWAY_PORT"] = settings.host, str(settings.port)
     env["GATEWAY_WORKERS"] = str(settings.workers)
     os.environ.update(env)
@@ -186,6 +190,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "demo":
             overrides["demo"] = True
             os.environ.pop("DATABASE_URL", None)
+            for name, value in DEMO_DEFAULTS.items():
+                os.environ.setdefault(name, value)
         settings = Settings.from_env(**overrides)
         if args.command == "config":
             return _config(settings)
