@@ -53,7 +53,7 @@ def _start_embedded(settings: Settings, progress: Progress) -> tuple[Any, str]:
     from gateway import embedded, substrate
 
     data_dir = settings.data_dir.resolve() / "pg"
-    pg = progress.step(f"PostgreSQL ({data_dir})"[:28], lambda: embedded.start_embedded(data_dir))
+    pg = progress.step("PostgreSQL", lambda: embedded.start_embedded(data_dir))
     reader_password = secrets.token_urlsafe(24)
     writer_password = secrets.token_urlsafe(24)
     progress.step(
