@@ -10,7 +10,7 @@ from tests.support import DEMO_WS
 
 
 async def test_connections_carry_statement_timeout(make_settings: Callable[..., Settings]) -> None:
-    settings = make_settings(statement_timeout_ms=1234, pool_max_size=1)
+    settings = make_settings(statement_timeout_ms=1234, pool_max_size=1, pool_min_size=1)
     db = Database(settings, str(settings.database_url))
     await db.open()
     try:
@@ -28,7 +28,7 @@ async def test_connections_carry_statement_timeout(make_settings: Callable[..., 
 
 
 async def test_rls_setting_is_transaction_local(make_settings: Callable[..., Settings]) -> None:
-    settings = make_settings(pool_max_size=1)
+    settings = make_settings(pool_max_size=1, pool_min_size=1)
     db = Database(settings, str(settings.database_url))
     await db.open()
     try:
