@@ -1,74 +1,45 @@
-"""The ``gateway`` command: serve | demo | export-schema | config."""
+"""The ``gateway`` command: serve | demo | export-schema | config | fetch-assets."""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
-import secrets
 import sys
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from gateway.assets import DEFAULT_REGISTRY
 from gateway.config import SETTINGS, ConfigError, Settings
 
-DEMO_QUERY = """{
-  workspace(id: "org_2fXkKoraDemo01") {
-    displayName
-    constitution { revisionId rulesHash }
-    events(limit: 3) { eventType occurredAt payloadText }
-  }
-}"""
+DEMO_BANNER = """
+  GraphiQL  {url}/graphql   (opens with a query for the demo workspace)
+  curl      curl -s {url}/graphql -H 'content-type: application/json' \\
+              -d '{{"query": "{{ workspace(id: \\"org_2fXkKoraDemo01\\") {{ displayName }} }}"}}'
 
-
-class Progress:
-    """Says what start-up is doing and how long each step took."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-
-    def step(self, label: str, action: Callable[[], Any]) -> Any:
-        if self.enabled:
-            print(f"  {label:<28}", end="", flush=True, file=sys.stderr)
-        started = time.perf_counter()
-        result = action()
-        if self.enabled:
-            print(f"done in {time.perf_counter() - started:.2f} s", file=sys.stderr)
-        return result
-
-
-def _start_embedded(settings: Settings, progress: Progress) -> tuple[Any, str]:
-    """Start the embedded PostgreSQL, provision the substrate and demo data; the reader's DSN."""
-    from gateway import embedded, substrate
-
-    data_dir = settings.data_dir.resolve() / "pg"
-    pg = progress.step(f"PostgreSQL ({data_dir})"[:28], lambda: embedded.start_embedded(data_dir))
-    reader_password = secrets.token_urlsafe(24)
-    writer_password = secrets.token_urlsafe(24)
-    progress.step(
-        "schema, roles, demo data",
-        lambda: asyncio.run(
-            substrate.provision(
-                pg.admin_dsn,
-                reader_password=reader_password,
-                writer_password=writer_password,
-                demo=True,
-            )
-        ),
-    )
-    return pg, pg.dsn_for(substrate.READER_ROLE, reader_password)
+  DEMO MODE: no authentication, demo data, introspection on. Ctrl-C stops.
+"""
+MISSING_ASSETS = """  GraphiQL's files are missing: run `gateway fetch-assets` (no restart needed).
+"""
 
 
 def _serve(settings: Settings, *, demo: bool) -> int:
     import uvicorn
 
+    from gateway.assets import default_assets_dir, load_assets
+    from gateway.startup import Progress, ReadyWatch, browser_url, start_embedded
+
     progress = Progress(enabled=demo or sys.stderr.isatty())
+    if demo:
+        progress.say("kora-gateway demo: starting")
     pg = None
     env = dict(os.environ)
     if not settings.database_url:
-        pg, reader_dsn = _start_embedded(settings, progress)
+        try:
+            pg, reader_dsn = start_embedded(settings.data_dir, progress, demo=demo)
+        except (RuntimeError, OSError) as exc:
+            print(f"gateway: could not start the embedded PostgreSQL: {exc}", file=sys.stderr)
+            return 1
         env["DATABASE_URL"] = reader_dsn
     if demo:
         env.setdefault("GATEWAY_DEMO", "true")
@@ -77,24 +48,26 @@ def _serve(settings: Settings, *, demo: bool) -> int:
     env["GATEWAY_WORKERS"] = str(settings.workers)
     os.environ.update(env)
     effective = Settings.from_env()  # fail here, before forking workers, on any bad value
-    if demo:
-        url = f"http://{effective.host}:{effective.port}/graphql"
-        print(f"\n  GraphiQL: {url}\n  Paste this query:\n\n{DEMO_QUERY}\n", file=sys.stderr)
-        print("  DEMO MODE: no authentication, demo data, introspection on.\n", file=sys.stderr)
+    url = browser_url(effective.host, effective.port)
+    banner = DEMO_BANNER.format(url=url) if demo else ""
+    if demo and load_assets(effective.assets_dir or default_assets_dir()) is None:
+        banner += MISSING_ASSETS
+    watch = ReadyWatch(url, progress, banner=banner, enabled=effective.port != 0)
     try:
-        uvicorn.run(
-            "gateway.app:app_from_env",
-            factory=True,
-            host=effective.host,
-            port=effective.port,
-            workers=effective.workers,
-            loop="uvloop",
-            http="httptools",
-            lifespan="on",
-            log_config=None,
-            access_log=False,
-            timeout_graceful_shutdown=10,
-        )
+        with watch:
+            uvicorn.run(
+                "gateway.app:app_from_env",
+                factory=True,
+                host=effective.host,
+                port=effective.port,
+                workers=effective.workers,
+                loop="uvloop",
+                http="httptools",
+                lifespan="on",
+                log_config=None,
+                access_log=False,
+                timeout_graceful_shutdown=10,
+            )
     finally:
         if pg is not None:
             pg.close()
@@ -121,6 +94,24 @@ def _export_schema(output: str | None, check: bool) -> int:
     return 0
 
 
+def _fetch_assets(args: argparse.Namespace, settings: Settings) -> int:
+    from gateway.assets import AssetsError, default_assets_dir, fetch_assets
+
+    directory = Path(args.dir) if args.dir else settings.assets_dir or default_assets_dir()
+    try:
+        fetch_assets(
+            directory,
+            registry=args.registry,
+            source=Path(args.source) if args.source else None,
+            force=args.force,
+            report=lambda line: print(f"  {line}", file=sys.stderr),
+        )
+    except AssetsError as exc:
+        print(f"gateway: fetch-assets failed: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _config(settings: Settings) -> int:
     helps = {spec.env: spec.help for spec in SETTINGS}
     for name, value in settings.redacted().items():
@@ -144,6 +135,26 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--output", "-o", help="file to write (default: standard output)")
     p.add_argument("--check", action="store_true", help="exit 1 if the file differs")
     sub.add_parser("config", help="print the effective settings, secrets redacted")
+    p = sub.add_parser(
+        "fetch-assets",
+        help="download GraphiQL's files from the npm registry (pinned, verified)",
+        description="Download the pinned npm tarballs of GraphiQL, React and the explorer "
+        "plugin, check each against its pinned sha512, and extract the files the gateway "
+        "serves. Does nothing when they are already installed.",
+    )
+    p.add_argument("--dir", help="where to put them (GATEWAY_ASSETS_DIR; default: in the package)")
+    p.add_argument(
+        "--registry",
+        default=os.environ.get("NPM_CONFIG_REGISTRY") or DEFAULT_REGISTRY,
+        help="npm registry or mirror (NPM_CONFIG_REGISTRY; default: %(default)s)",
+    )
+    p.add_argument(
+        "--from",
+        dest="source",
+        metavar="DIR",
+        help="use tarballs from DIR (made with `npm pack NAME@VERSION`) instead of downloading",
+    )
+    p.add_argument("--force", action="store_true", help="fetch again even if installed")
     return parser
 
 
@@ -165,6 +176,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = Settings.from_env(**overrides)
         if args.command == "config":
             return _config(settings)
+        if args.command == "fetch-assets":
+            return _fetch_assets(args, settings)
         return _serve(settings, demo=args.command == "demo")
     except ConfigError as exc:
         print(f"gateway: configuration error: {exc}", file=sys.stderr)
