@@ -64,13 +64,13 @@ def default_query(*, demo: bool) -> str:
     """The query the editor opens with: the demo workspace, or a template for your own."""
     if demo:
         intro = (
-            "# kora-gateway demo. Run this query with ▶ (or Ctrl-Enter).\n"
-            "# Other demo workspaces: org_2fXkAtlasLabs02, org_2fXkBoreal03,\n"
-            "# and org_2fXkFreshStart04 (a fresh one, nothing in it yet).\n"
+            "# kora-gateway demo: run this query with ▶ (Ctrl-Enter).\n"
+            "# More workspaces: org_2fXkAtlasLabs02, org_2fXkBoreal03,\n"
+            "# org_2fXkFreshStart04 (fresh: nothing in it yet).\n"
         )
         workspace = DEMO_WORKSPACE
     else:
-        intro = "# Put one of your workspace ids (a Clerk organisation id) below, then run ▶.\n"
+        intro = "# Put your workspace's id (a Clerk organisation id) below, then run ▶.\n"
         workspace = "org_..."
     return (
         f"{intro}query Workspace {{\n"

@@ -85,7 +85,7 @@ def start_embedded(data_dir: Path, progress: Progress, *, demo: bool) -> tuple[A
     writer_password = secrets.token_urlsafe(24)
     try:
         asyncio.run(
-            _provision(
+            provision_steps(
                 pg.admin_dsn, progress, demo=demo, passwords=(reader_password, writer_password)
             )
         )
@@ -95,10 +95,10 @@ def start_embedded(data_dir: Path, progress: Progress, *, demo: bool) -> tuple[A
     return pg, pg.dsn_for(substrate.READER_ROLE, reader_password)
 
 
-async def _provision(
+async def provision_steps(
     admin_dsn: str, progress: Progress, *, demo: bool, passwords: tuple[str, str]
 ) -> None:
-    """``substrate.provision``, one step at a time."""
+    """``substrate.provision``, one step at a time (idempotent, like it)."""
     import asyncpg
 
     from gateway import substrate

@@ -76,7 +76,7 @@ def free_port() -> int:
 
 
 class ServerProcess:
-    """A real `gateway serve` (or `gateway demo`) on loopback, started with the given environment."""
+    """A real `gateway serve` (or `gateway demo`) on loopback, with the given environment."""
 
     def __init__(
         self,
@@ -109,6 +109,7 @@ class ServerProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
+                self._log.close()
                 out = self.log_path.read_text(errors="replace")
                 raise RuntimeError(f"gateway exited with {self.proc.returncode}:\n{out}")
             try:
