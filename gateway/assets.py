@@ -43,7 +43,13 @@ class NpmPackage:
 
     @property
     def tarball_name(self) -> str:
+        """The file name in the registry: ``plugin-explorer-3.2.6.tgz``."""
         return f"{self.name.rsplit('/', 1)[-1]}-{self.version}.tgz"
+
+    @property
+    def pack_name(self) -> str:
+        """The file name ``npm pack`` writes: ``graphiql-plugin-explorer-3.2.6.tgz``."""
+        return f"{self.name.lstrip('@').replace('/', '-')}-{self.version}.tgz"
 
     def tarball_url(self, registry: str) -> str:
         return f"{registry.rstrip('/')}/{self.name}/-/{self.tarball_name}"
@@ -146,13 +152,13 @@ def _download(url: str) -> bytes:
 def _tarball(package: NpmPackage, *, registry: str, source: Path | None) -> bytes:
     if source is None:
         return _download(package.tarball_url(registry))
-    path = source / package.tarball_name
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise AssetsError(
-            f"{path}: {exc.strerror}; create it with `npm pack {package.name}@{package.version}`"
-        ) from None
+    for name in (package.pack_name, package.tarball_name):
+        if (source / name).is_file():
+            return (source / name).read_bytes()
+    raise AssetsError(
+        f"{source / package.pack_name} is missing: "
+        f"create it with `npm pack {package.name}@{package.version}` in {source}"
+    )
 
 
 def _extract(package: NpmPackage, data: bytes) -> dict[str, bytes]:
