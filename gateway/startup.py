@@ -58,6 +58,9 @@ class Progress:
         step = Step()
         try:
             yield step
+        except KeyboardInterrupt:
+            self.say("interrupted")
+            raise
         except BaseException:
             self.say("failed")
             raise

@@ -74,6 +74,9 @@ def test_graphiql_loads_offline_runs_the_default_query_and_shows_the_workspace(
     editor = page.locator(".graphiql-query-editor")
     assert 'workspace(id: "org_2fXkKoraDemo01")' in editor.inner_text()
     assert "Bearer demo" in page.locator(".graphiql-editor-tool").inner_text()
+    # The explorer plugin, served from the gateway too, opens beside the editor.
+    page.get_by_label("Show GraphiQL Explorer").click()
+    page.locator(".graphiql-explorer-root").wait_for(timeout=5_000)
 
     page.locator(".graphiql-execute-button").click()
     result = page.locator(".result-window").filter(has_text='"grantedCount": 22')
