@@ -18,7 +18,7 @@ from gateway.config import ConfigError, Settings
 from gateway.db import Database
 from gateway.errors import GatewayError
 from gateway.execution import DocumentCache
-from gateway.graphiql import graphiql_page
+from gateway.graphiql import GraphiQL, demo_headers
 from gateway.http import GraphQLHTTP
 from gateway.logs import configure_logging
 from gateway.security import build_authenticator, document_rules
@@ -44,6 +44,13 @@ async def _readyz(request: Request) -> Response:
     return JSONResponse({"status": "ready", "pool": {"size": size, "in_use": in_use, "max": most}})
 
 
+async def _graphiql_asset(request: Request) -> Response:
+    graphiql: GraphiQL | None = request.app.state.graphiql_ide
+    if graphiql is None:
+        return Response("Not found.", status_code=404, media_type="text/plain")
+    return graphiql.asset(request)
+
+
 async def _graphql(request: Request) -> Response:
     handler: GraphQLHTTP = request.app.state.graphql
     return await handler(request)
@@ -64,6 +71,12 @@ def create_app(settings: Settings) -> Starlette:
         db = Database(settings, dsn)
         await db.open()
         schema = build_schema()
+        graphiql = None
+        if settings.graphiql:
+            headers = demo_headers(authenticator) if settings.demo else None
+            graphiql = GraphiQL(settings, headers=headers)
+            graphiql.warn_if_missing()
+        app.state.graphiql_ide = graphiql
         app.state.db = db
         app.state.authenticator = authenticator
         app.state.graphql = GraphQLHTTP(
@@ -76,7 +89,7 @@ def create_app(settings: Settings) -> Starlette:
                 hide_suggestions=not settings.introspection,
             ),
             authenticator=authenticator,
-            graphiql=graphiql_page(settings),
+            graphiql=graphiql.page if graphiql is not None else None,
         )
         try:
             yield
@@ -99,6 +112,7 @@ def create_app(settings: Settings) -> Starlette:
         Route("/graphql", _graphql, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
         Route("/healthz", _healthz, methods=["GET"]),
         Route("/readyz", _readyz, methods=["GET"]),
+        Route("/graphiql/assets/{name:path}", _graphiql_asset, methods=["GET", "HEAD"]),
     ]
     return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
 

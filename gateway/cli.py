@@ -1,27 +1,26 @@
-"""The ``gateway`` command: serve | demo | export-schema | config."""
+"""The ``gateway`` command: serve | demo | export-schema | config | fetch-assets."""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
-import secrets
 import sys
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from gateway.assets import DEFAULT_REGISTRY
 from gateway.config import SETTINGS, ConfigError, Settings
 
-DEMO_QUERY = """{
-  workspace(id: "org_2fXkKoraDemo01") {
-    displayName
-    constitution { revisionId rulesHash }
-    events(limit: 3) { eventType occurredAt payloadText }
-  }
-}"""
+DEMO_BANNER = """
+  GraphiQL  {url}/graphql   (opens with a query for the demo workspace)
+  curl      curl -s {url}/graphql -H 'content-type: application/json' \\
+              -d '{{"query": "{{ workspace(id: \\"org_2fXkKoraDemo01\\") {{ displayName }} }}"}}'
 
+  DEMO MODE: no authentication, demo data, introspection on. Ctrl-C stops.
+"""
+MISSING_ASSETS = """  GraphiQL's files are missing: run `gateway fetch-assets` (no restart needed).
+"""
 
 DEMO_DEFAULTS = {
     "GATEWAY_DEMO": "true",
@@ -32,75 +31,48 @@ DEMO_DEFAULTS = {
 """What `gateway demo` sets unless the environment says otherwise."""
 
 
-class Progress:
-    """Says what start-up is doing and how long each step took."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-
-    def step(self, label: str, action: Callable[[], Any]) -> Any:
-        if self.enabled:
-            print(f"  {label:<28}", end="", flush=True, file=sys.stderr)
-        started = time.perf_counter()
-        result = action()
-        if self.enabled:
-            print(f"done in {time.perf_counter() - started:.2f} s", file=sys.stderr)
-        return result
-
-
-def _start_embedded(settings: Settings, progress: Progress) -> tuple[Any, str]:
-    """Start the embedded PostgreSQL, provision the substrate and demo data; the reader's DSN."""
-    from gateway import embedded, substrate
-
-    data_dir = settings.data_dir.resolve() / "pg"
-    pg = progress.step("PostgreSQL", lambda: embedded.start_embedded(data_dir))
-    reader_password = secrets.token_urlsafe(24)
-    writer_password = secrets.token_urlsafe(24)
-    progress.step(
-        "schema, roles, demo data",
-        lambda: asyncio.run(
-            substrate.provision(
-                pg.admin_dsn,
-                reader_password=reader_password,
-                writer_password=writer_password,
-                demo=True,
-            )
-        ),
-    )
-    return pg, pg.dsn_for(substrate.READER_ROLE, reader_password)
-
-
 def _serve(settings: Settings, *, demo: bool) -> int:
     import uvicorn
 
+    from gateway.assets import default_assets_dir, load_assets
+    from gateway.startup import Progress, ReadyWatch, browser_url, start_embedded
+
     progress = Progress(enabled=demo or sys.stderr.isatty())
+    if demo:
+        progress.say("kora-gateway demo: starting")
     pg = None
     env = dict(os.environ)
     if not settings.database_url:
-        pg, reader_dsn = _start_embedded(settings, progress)
+        try:
+            pg, reader_dsn = start_embedded(settings.data_dir, progress, demo=demo)
+        except (RuntimeError, OSError) as exc:
+            print(f"gateway: could not start the embedded PostgreSQL: {exc}", file=sys.stderr)
+            return 1
         env["DATABASE_URL"] = reader_dsn
     env["GATEWAY_HOST"], env["GATEWAY_PORT"] = settings.host, str(settings.port)
     env["GATEWAY_WORKERS"] = str(settings.workers)
     os.environ.update(env)
     effective = Settings.from_env()  # fail here, before forking workers, on any bad value
-    if demo:
-        url = f"http://{effective.host}:{effective.port}/graphql"
-        print(f"\n  GraphiQL: {url}\n  Paste this query:\n\n{DEMO_QUERY}\n", file=sys.stderr)
-        print("  DEMO MODE: no authentication, demo data, introspection on.\n", file=sys.stderr)
+    url = browser_url(effective.host, effective.port)
+    banner = DEMO_BANNER.format(url=url) if demo else ""
+    if demo and load_assets(effective.assets_dir or default_assets_dir()) is None:
+        banner += MISSING_ASSETS
+    watch = ReadyWatch(url, progress, banner=banner, enabled=effective.port != 0)
     try:
-        uvicorn.run(
-            "gateway.app:app_from_env",
-            factory=True,
-            host=effective.host,
-            port=effective.port,
-            workers=effective.workers,
-            loop="uvloop",
-            http="httptools",
-            lifespan="on",
-            log_config=None,
-            access_log=False,
-            timeout_graceful_shutdown=10,
-        )
+        with watch:
+            uvicorn.run(
+                "gateway.app:app_from_env",
+                factory=True,
+                host=effective.host,
+                port=effective.port,
+                workers=effective.workers,
+                loop="uvloop",
+                http="httptools",
+                lifespan="on",
+                log_config=None,
+                access_log=False,
+                timeout_graceful_shutdown=10,
+            )
     finally:
         if pg is not None:
             pg.close()
@@ -144,6 +116,26 @@ def _create_api_key(workspaces: str, name: str) -> int:
     return 0
 
 
+def _fetch_assets(args: argparse.Namespace) -> int:
+    """Needs no other setting than GATEWAY_ASSETS_DIR: it runs at install and image build."""
+    from gateway.assets import AssetsError, default_assets_dir, fetch_assets
+
+    chosen: str | None = args.dir or os.environ.get("GATEWAY_ASSETS_DIR")
+    directory = Path(chosen) if chosen else default_assets_dir()
+    try:
+        fetch_assets(
+            directory,
+            registry=args.registry,
+            source=Path(args.source) if args.source else None,
+            force=args.force,
+            report=lambda line: print(f"  {line}", file=sys.stderr),
+        )
+    except AssetsError as exc:
+        print(f"gateway: fetch-assets failed: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _config(settings: Settings) -> int:
     helps = {spec.env: spec.help for spec in SETTINGS}
     for name, value in settings.redacted().items():
@@ -170,6 +162,26 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("create-api-key", help="make an API key and print its hash line")
     p.add_argument("--workspaces", required=True, help="comma-separated workspace ids")
     p.add_argument("--name", default="", help="a label kept as a comment on the line")
+    p = sub.add_parser(
+        "fetch-assets",
+        help="download GraphiQL's files from the npm registry (pinned, verified)",
+        description="Download the pinned npm tarballs of GraphiQL, React and the explorer "
+        "plugin, check each against its pinned sha512, and extract the files the gateway "
+        "serves. Does nothing when they are already installed.",
+    )
+    p.add_argument("--dir", help="where to put them (GATEWAY_ASSETS_DIR; default: in the package)")
+    p.add_argument(
+        "--registry",
+        default=os.environ.get("NPM_CONFIG_REGISTRY") or DEFAULT_REGISTRY,
+        help="npm registry or mirror (NPM_CONFIG_REGISTRY; default: %(default)s)",
+    )
+    p.add_argument(
+        "--from",
+        dest="source",
+        metavar="DIR",
+        help="use tarballs from DIR (made with `npm pack NAME@VERSION`) instead of downloading",
+    )
+    p.add_argument("--force", action="store_true", help="fetch again even if installed")
     return parser
 
 
@@ -180,6 +192,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _export_schema(args.output, args.check)
         if args.command == "create-api-key":
             return _create_api_key(args.workspaces, args.name)
+        if args.command == "fetch-assets":
+            return _fetch_assets(args)
         overrides: dict[str, Any] = {}
         for attr in ("host", "port", "workers"):
             value = getattr(args, attr, None)
@@ -199,6 +213,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"gateway: configuration error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        return 130
 
 
 if __name__ == "__main__":

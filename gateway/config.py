@@ -93,6 +93,11 @@ class Settings:
     log_format: str = "json"
     log_level: str = "info"
     cors_origins: tuple[str, ...] = field(default_factory=tuple)
+    # -- GraphiQL and assets
+    graphiql: bool = True
+    """Serve GraphiQL on GET /graphql to browsers (and its files under /graphiql/assets/)."""
+    assets_dir: Path | None = None
+    """Where `gateway fetch-assets` puts GraphiQL's files; unset: gateway/static/vendor."""
 
     # -- security ---------------------------------------------------------------------------
     auth_mode: str = "jwt"
@@ -430,5 +435,18 @@ SETTINGS: Final[tuple[SettingSpec, ...]] = (
         "cors_origins",
         lambda _n, raw: _csv(raw),
         "comma-separated origins allowed by CORS; empty: none",
+    ),
+    # -- GraphiQL and assets
+    SettingSpec(
+        "GATEWAY_GRAPHIQL",
+        "graphiql",
+        _bool,
+        "serve GraphiQL to browsers on GET /graphql",
+    ),
+    SettingSpec(
+        "GATEWAY_ASSETS_DIR",
+        "assets_dir",
+        lambda _n, raw: Path(raw),
+        "directory of GraphiQL's files (`gateway fetch-assets`); unset: inside the package",
     ),
 )

@@ -310,6 +310,7 @@ class GraphQLHTTP:
             operation,
             params.variables,
             ceiling=self.settings.max_cost,
+            size_cap=max(self.settings.max_limit, self.settings.max_workspace_ids),
         )
         if cost > self.settings.max_cost:
             message = (

@@ -6,7 +6,7 @@ fragment cannot hide aliases or depth and a chain of fragments cannot blow up th
 
 Cost model: every field costs 1; a field returning a list multiplies its sub-selection's cost by
 its size: the `limit`/`first` argument (or its default), the number of `ids`, else
-``DEFAULT_LIST_SIZE``. Nested lists multiply.
+``DEFAULT_LIST_SIZE``, capped at the largest size a field accepts. Nested lists multiply.
 """
 
 from __future__ import annotations
@@ -148,7 +148,9 @@ class _Coster:
         fragments: Mapping[str, FragmentDefinitionNode],
         variables: VariableValues | None,
         ceiling: int,
+        size_cap: int,
     ) -> None:
+        self.size_cap = size_cap
         self.schema = schema
         self.fragments = fragments
         self.variables = variables
@@ -195,7 +197,8 @@ class _Coster:
         else:
             if isinstance(args.get("ids"), list):
                 size = len(args["ids"])
-        return 1 + size * child
+        # Sizes past the cap are refused by the field itself (BAD_USER_INPUT) before any read.
+        return 1 + min(size, self.size_cap) * child
 
     def _spread(self, name: str) -> int:
         fragment = self.fragments.get(name)
@@ -217,6 +220,7 @@ def query_cost(
     variables: Mapping[str, Any] | None,
     *,
     ceiling: int,
+    size_cap: int,
 ) -> int:
     """The estimated cost of ``operation``; stops counting soon after passing ``ceiling``."""
     root = schema.get_root_type(operation.operation)
@@ -225,5 +229,5 @@ def query_cost(
     )
     if not isinstance(coerced, VariableValues):
         return 0  # bad variables: execution reports them
-    coster = _Coster(schema, _fragments(document), coerced, ceiling)
+    coster = _Coster(schema, _fragments(document), coerced, ceiling, size_cap)
     return coster.cost(root, operation.selection_set)

@@ -131,3 +131,18 @@ def live_server(
     server.wait_ready()
     yield server
     server.stop()
+
+
+# -- operations: a real `gateway demo` ----------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """A real `gateway demo` process: its own embedded PostgreSQL, demo data, GraphiQL."""
+    base = tmp_path_factory.mktemp("demo")
+    server = ServerProcess(
+        {}, log_path=base / "demo.log", command="demo", args=("--data-dir", str(base / "data"))
+    )
+    server.wait_ready(timeout=60.0)
+    yield server
+    server.stop()

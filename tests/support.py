@@ -76,10 +76,15 @@ def free_port() -> int:
 
 
 class ServerProcess:
-    """A real `gateway serve` on loopback, started with the given environment."""
+    """A real `gateway serve` (or `gateway demo`) on loopback, with the given environment."""
 
     def __init__(
-        self, env: Mapping[str, str], *, log_path: Path, args: tuple[str, ...] = ()
+        self,
+        env: Mapping[str, str],
+        *,
+        log_path: Path,
+        args: tuple[str, ...] = (),
+        command: str = "serve",
     ) -> None:
         self.port = free_port()
         self.log_path = log_path
@@ -89,7 +94,7 @@ class ServerProcess:
         full_env.update(env)
         full_env.update({"GATEWAY_HOST": "127.0.0.1", "GATEWAY_PORT": str(self.port)})
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gateway", "serve", *args],
+            [sys.executable, "-m", "gateway", command, *args],
             env=full_env,
             cwd=REPO,
             stdout=self._log,
@@ -104,6 +109,7 @@ class ServerProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
+                self._log.close()
                 out = self.log_path.read_text(errors="replace")
                 raise RuntimeError(f"gateway exited with {self.proc.returncode}:\n{out}")
             try:
