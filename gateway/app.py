@@ -15,13 +15,14 @@ from starlette.routing import Route
 
 from gateway.api.schema import build_schema
 from gateway.auth import NoAuth
-from gateway.config import ConfigError, Settings
+from gateway.config import ConfigError, Settings, load_environment
 from gateway.db import Database
 from gateway.errors import GatewayError
 from gateway.execution import DocumentCache
 from gateway.graphiql import graphiql_page
 from gateway.http import GraphQLHTTP
 from gateway.logs import configure_logging
+from gateway.operations import build_persisted, build_telemetry, metrics_endpoint
 
 log = logging.getLogger("gateway")
 
@@ -64,22 +65,25 @@ def create_app(settings: Settings) -> Starlette:
         await db.open()
         schema = build_schema()
         authenticator = NoAuth()
+        documents = DocumentCache(schema._schema, max_tokens=settings.max_tokens)
+        telemetry = build_telemetry(settings, db, load_environment())
         app.state.db = db
         app.state.authenticator = authenticator
+        app.state.telemetry = telemetry
         app.state.graphql = GraphQLHTTP(
             settings=settings,
             db=db,
-            documents=DocumentCache(
-                schema._schema,
-                max_tokens=settings.max_tokens,
-            ),
+            documents=documents,
             authenticator=authenticator,
             graphiql=graphiql_page(settings),
+            telemetry=telemetry,
+            persisted=build_persisted(settings, documents.prepare),
         )
         try:
             yield
         finally:
             await db.close()
+            telemetry.close()
 
     middleware = []
     if settings.cors_origins:
@@ -98,6 +102,8 @@ def create_app(settings: Settings) -> Starlette:
         Route("/healthz", _healthz, methods=["GET"]),
         Route("/readyz", _readyz, methods=["GET"]),
     ]
+    if settings.metrics:
+        routes.append(Route("/metrics", metrics_endpoint, methods=["GET"]))
     return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
 
 
