@@ -112,10 +112,8 @@ def check(
         prepared = prepare(text)
         if prepared.document is None:
             first = prepared.errors[0].message if prepared.errors else "invalid"
-            raise ConfigError(
-                f"{SOURCE}: {origin} does not {prepared.phase or 'validate'} "
-                f"against the schema: {first}"
-            )
+            failed = "parse" if prepared.phase == "parse" else "validate against the schema"
+            raise ConfigError(f"{SOURCE}: {origin} does not {failed}: {first}")
     return {key: text for key, (text, _origin) in documents.items()}
 
 

@@ -137,8 +137,12 @@ class Metrics:
     def operation_label(self, name: str | None) -> str:
         return ANONYMOUS if name is None else self._operation(name)
 
-    def request(self, *, operation: str | None, outcome: str, seconds: float) -> None:
-        label = self.operation_label(operation)
+    def request(
+        self, *, operation: str | None, resolved: bool, outcome: str, seconds: float
+    ) -> None:
+        """Count a request. ``resolved``: its operation was found in a valid document (the name
+        of anything else is only what the client claimed, and counts as ``other``)."""
+        label = self.operation_label(operation) if resolved else OTHER
         self.requests.labels(label, outcome).inc()
         self.request_seconds.labels(label).observe(seconds)
 
@@ -159,4 +163,17 @@ class Metrics:
     def render(self, accept: str | None) -> tuple[bytes, str]:
         """The exposition in the format the scraper accepts (OpenMetrics or Prometheus text)."""
         encoder, content_type = choose_encoder(accept or "")
-        return encoder(self.registry), content_type
+        return encoder(_WithoutCreated(self.registry)), content_type
+
+
+class _WithoutCreated(Collector):
+    """The registry's metrics without the ``*_created`` timestamps, which would double the
+    series of every counter and histogram for a value dashboards do not use."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._registry = registry
+
+    def collect(self) -> Iterator[Metric]:
+        for metric in self._registry.collect():
+            metric.samples = [s for s in metric.samples if not s.name.endswith("_created")]
+            yield metric

@@ -95,7 +95,10 @@ class Telemetry:
         seconds = time.perf_counter() - record.started
         if self.metrics is not None:
             self.metrics.request(
-                operation=record.operation_name, outcome=record.outcome, seconds=seconds
+                operation=record.operation_name,
+                resolved=record.operation_type is not None,
+                outcome=record.outcome,
+                seconds=seconds,
             )
             if record.persisted is not None:
                 self.metrics.persisted_lookup(record.persisted)
