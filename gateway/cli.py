@@ -12,7 +12,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from gateway.config import ConfigError, Settings, load_environment, unknown_variables
+from gateway.config import ConfigError, Settings, load_environment
+from gateway.config_report import unknown_variables
 
 DEMO_QUERY = """{
   workspace(id: "org_2fXkKoraDemo01") {

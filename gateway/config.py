@@ -6,7 +6,6 @@ names the variable and says what it accepts. The README's settings table mirrors
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
@@ -177,18 +176,6 @@ def load_environment(environ: Mapping[str, str] | None = None) -> dotenv.Environ
         return dotenv.load_environment(environ)
     except dotenv.EnvFileError as exc:
         raise ConfigError(str(exc)) from None
-
-
-def unknown_variables(environ: Mapping[str, str]) -> list[str]:
-    """Warnings for ``GATEWAY_*`` variables that are no setting (a typo is otherwise silent)."""
-    known = {spec.env for spec in SETTINGS} | {"GATEWAY_VENV"}
-    out = []
-    for name in sorted(environ):
-        if name.startswith("GATEWAY_") and name not in known:
-            close = difflib.get_close_matches(name, sorted(known), n=1)
-            hint = f" (did you mean {close[0]}?)" if close else ""
-            out.append(f"{name} is not a setting and is ignored{hint}")
-    return out
 
 
 def _dsn(name: str, raw: str) -> str:

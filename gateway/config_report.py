@@ -6,6 +6,8 @@ the value came from (``env``, ``.env`` or ``default``) and what it means in a tr
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Final
 
@@ -16,6 +18,18 @@ from gateway.config import SETTINGS, ConfigError, Settings
 
 TABLE_START: Final = "<!-- settings-table:start -->"
 TABLE_END: Final = "<!-- settings-table:end -->"
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """Warnings for ``GATEWAY_*`` variables that are no setting (a typo is otherwise silent)."""
+    known = {spec.env for spec in SETTINGS} | {"GATEWAY_VENV"}
+    out = []
+    for name in sorted(environ):
+        if name.startswith("GATEWAY_") and name not in known:
+            close = difflib.get_close_matches(name, sorted(known), n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            out.append(f"{name} is not a setting and is ignored{hint}")
+    return out
 
 
 def env_lines(settings: Settings, env: dotenv.Environment) -> list[str]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from typing import Final
+from typing import Any, Final
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -124,11 +124,20 @@ class Metrics:
             ["result"],
             registry=r,
         )
+        # Children by label values: labels() takes a lock and builds tuples on every call.
+        self._children: dict[tuple[str, ...], Any] = {}
         for deviation_id in DEVIATION_IDS:
             self.deferred_writes.labels(self._deviation(deviation_id))
         ProcessCollector(registry=r)
         PlatformCollector(registry=r)
         GCCollector(registry=r)
+
+    def _child(self, metric: Counter | Histogram, *values: str) -> Any:
+        key = (str(id(metric)), *values)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*values)
+        return child
 
     def watch_pool(self, figures: PoolFigures) -> None:
         """Report the pool's figures at every scrape (read then, never stale)."""
@@ -143,14 +152,14 @@ class Metrics:
         """Count a request. ``resolved``: its operation was found in a valid document (the name
         of anything else is only what the client claimed, and counts as ``other``)."""
         label = self.operation_label(operation) if resolved else OTHER
-        self.requests.labels(label, outcome).inc()
-        self.request_seconds.labels(label).observe(seconds)
+        self._child(self.requests, label, outcome).inc()
+        self._child(self.request_seconds, label).observe(seconds)
 
     def batch(self, loader: str, size: int) -> None:
-        self.loader_batch.labels(loader).observe(size)
+        self._child(self.loader_batch, loader).observe(size)
 
     def statement(self, name: str, seconds: float, *, failed: bool) -> None:
-        self.sql_seconds.labels(name).observe(seconds)
+        self._child(self.sql_seconds, name).observe(seconds)
         if failed:
             self.sql_errors.labels(name).inc()
 
