@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -14,6 +15,19 @@ import pytest
 from tests.support import ServerProcess
 
 JS = Path(__file__).resolve().parent / "http_audit"
+
+
+@pytest.fixture(scope="module")
+def audited(reader_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """`gateway serve` in auth mode none, introspection allowed: the audits carry their
+    variables in `__type(name: $name)` queries, which a gateway without introspection refuses."""
+    server = ServerProcess(
+        {"DATABASE_URL": reader_dsn, "GATEWAY_AUTH_MODE": "none", "GATEWAY_INTROSPECTION": "true"},
+        log_path=tmp_path_factory.mktemp("audit") / "gateway.log",
+    )
+    server.wait_ready()
+    yield server
+    server.stop()
 
 
 def _audit_tool() -> Path:
@@ -35,10 +49,10 @@ def _audit_tool() -> Path:
     return Path(node)
 
 
-def test_graphql_http_server_audits_all_pass(live_server: ServerProcess) -> None:
+def test_graphql_http_server_audits_all_pass(audited: ServerProcess) -> None:
     node = _audit_tool()
     run = subprocess.run(
-        [str(node), "audit.mjs", f"{live_server.url}/graphql"],
+        [str(node), "audit.mjs", f"{audited.url}/graphql"],
         cwd=JS,
         capture_output=True,
         text=True,
@@ -79,14 +93,14 @@ def test_graphql_http_server_audits_all_pass(live_server: ServerProcess) -> None
     ids=["405-put", "415-text-plain", "406-html-only", "400-batch"],
 )
 def test_refusals_name_the_fix(
-    live_server: ServerProcess,
+    audited: ServerProcess,
     method: str,
     headers: dict[str, str],
     content: bytes,
     status: int,
     extra: tuple[str, str] | None,
 ) -> None:
-    response = httpx.request(method, f"{live_server.url}/graphql", headers=headers, content=content)
+    response = httpx.request(method, f"{audited.url}/graphql", headers=headers, content=content)
     assert response.status_code == status
     assert response.headers["content-type"].startswith("application/json")
     body = response.json()
@@ -97,9 +111,9 @@ def test_refusals_name_the_fix(
         assert response.headers[extra[0]] == extra[1]
 
 
-def test_get_with_variables_and_extensions_as_json_strings(live_server: ServerProcess) -> None:
+def test_get_with_variables_and_extensions_as_json_strings(audited: ServerProcess) -> None:
     response = httpx.get(
-        f"{live_server.url}/graphql",
+        f"{audited.url}/graphql",
         params={
             "query": "query Named($id: ID!) { workspace(id: $id) { displayName } }",
             "variables": json.dumps({"id": "org_2fXkKoraDemo01"}),

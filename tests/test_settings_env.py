@@ -14,12 +14,15 @@ from gateway.config import ConfigError, Settings, load_environment
 from gateway.config_report import unknown_variables
 from tests.support import REPO
 
+NO_AUTH = {"GATEWAY_AUTH_MODE": "none"}
+"""These tests are about settings, not authentication: run without it."""
+
 
 def _run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("GATEWAY_", "DATABASE_URL"))}
     return subprocess.run(
         [sys.executable, "-m", "gateway", *args],
-        env={**clean, "PYTHONPATH": str(REPO), "GATEWAY_AUTH_MODE": "none", **env},
+        env={**clean, "PYTHONPATH": str(REPO), **NO_AUTH, **env},
         cwd=cwd,
         capture_output=True,
         text=True,
@@ -73,7 +76,7 @@ def test_precedence_real_env_over_env_file_over_defaults(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / ".env").write_text("GATEWAY_PORT=9001\nGATEWAY_MAX_LIMIT=42\n")
-    env = load_environment({"GATEWAY_PORT": "9002"})
+    env = load_environment({"GATEWAY_PORT": "9002", **NO_AUTH})
     settings = Settings.from_env(env)
     assert (settings.port, settings.max_limit, settings.max_tokens) == (9002, 42, 5000)
     assert settings.env_file == tmp_path / ".env"
@@ -87,7 +90,8 @@ def test_precedence_real_env_over_env_file_over_defaults(
 def test_env_file_named_by_variable_must_exist(tmp_path: Path) -> None:
     named = tmp_path / "gateway.env"
     named.write_text("GATEWAY_WORKERS=3\n")
-    assert Settings.from_env(load_environment({"GATEWAY_ENV_FILE": str(named)})).workers == 3
+    env = load_environment({"GATEWAY_ENV_FILE": str(named), **NO_AUTH})
+    assert Settings.from_env(env).workers == 3
     with pytest.raises(ConfigError, match=r"GATEWAY_ENV_FILE='.*missing.env': no such file"):
         load_environment({"GATEWAY_ENV_FILE": str(tmp_path / "missing.env")})
 
@@ -117,7 +121,7 @@ def test_bad_value_in_env_file_names_variable_and_file(tmp_path: Path) -> None:
 )
 def test_every_bad_value_is_refused_by_name(env: dict[str, str], named: str) -> None:
     with pytest.raises(ConfigError, match=named):
-        Settings.from_env(env)
+        Settings.from_env({**NO_AUTH, **env})
 
 
 def test_unknown_gateway_variables_are_reported() -> None:
