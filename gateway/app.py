@@ -14,13 +14,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from gateway.api.schema import build_schema
-from gateway.config import ConfigError, Settings
+from gateway.config import ConfigError, Settings, load_environment
 from gateway.db import Database
 from gateway.errors import GatewayError
 from gateway.execution import DocumentCache
 from gateway.graphiql import GraphiQL, demo_headers
 from gateway.http import GraphQLHTTP
 from gateway.logs import configure_logging
+from gateway.operations import build_persisted, build_telemetry, metrics_endpoint
 from gateway.security import build_authenticator, document_rules
 
 log = logging.getLogger("gateway")
@@ -77,24 +78,30 @@ def create_app(settings: Settings) -> Starlette:
             graphiql = GraphiQL(settings, headers=headers)
             graphiql.warn_if_missing()
         app.state.graphiql_ide = graphiql
+        documents = DocumentCache(
+            schema._schema,
+            rules=document_rules(settings),
+            max_tokens=settings.max_tokens,
+            hide_suggestions=not settings.introspection,
+        )
+        telemetry = build_telemetry(settings, db, load_environment())
         app.state.db = db
         app.state.authenticator = authenticator
+        app.state.telemetry = telemetry
         app.state.graphql = GraphQLHTTP(
             settings=settings,
             db=db,
-            documents=DocumentCache(
-                schema._schema,
-                rules=document_rules(settings),
-                max_tokens=settings.max_tokens,
-                hide_suggestions=not settings.introspection,
-            ),
+            documents=documents,
             authenticator=authenticator,
             graphiql=graphiql.page if graphiql is not None else None,
+            telemetry=telemetry,
+            persisted=build_persisted(settings, documents.prepare),
         )
         try:
             yield
         finally:
             await db.close()
+            telemetry.close()
 
     middleware = []
     if settings.cors_origins:
@@ -114,6 +121,8 @@ def create_app(settings: Settings) -> Starlette:
         Route("/readyz", _readyz, methods=["GET"]),
         Route("/graphiql/assets/{name:path}", _graphiql_asset, methods=["GET", "HEAD"]),
     ]
+    if settings.metrics:
+        routes.append(Route("/metrics", metrics_endpoint, methods=["GET"]))
     return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
 
 

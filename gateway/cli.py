@@ -1,4 +1,5 @@
-"""The ``gateway`` command: serve | demo | export-schema | config | fetch-assets."""
+"""The ``gateway`` command: serve | demo | export-schema | config | fetch-assets |
+persisted-manifest."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from gateway.assets import DEFAULT_REGISTRY
-from gateway.config import SETTINGS, ConfigError, Settings
+from gateway.config import ConfigError, Settings, load_environment
+from gateway.config_report import unknown_variables
 
 DEMO_BANNER = """
   GraphiQL  {url}/graphql   (opens with a query for the demo workspace)
@@ -35,13 +37,17 @@ def _serve(settings: Settings, *, demo: bool) -> int:
     import uvicorn
 
     from gateway.assets import default_assets_dir, load_assets
+    from gateway.operations import preflight
     from gateway.startup import Progress, ReadyWatch, browser_url, start_embedded
 
     progress = Progress(enabled=demo or sys.stderr.isatty())
     if demo:
         progress.say("kora-gateway demo: starting")
     pg = None
-    env = dict(os.environ)
+    env = dict(load_environment())
+    for warning in unknown_variables(env):
+        print(f"gateway: warning: {warning}", file=sys.stderr)
+    preflight(settings, env)  # fail before starting anything on a bad manifest or OTEL_* value
     if not settings.database_url:
         try:
             pg, reader_dsn = start_embedded(settings.data_dir, progress, demo=demo)
@@ -136,10 +142,48 @@ def _fetch_assets(args: argparse.Namespace) -> int:
     return 0
 
 
-def _config(settings: Settings) -> int:
-    helps = {spec.env: spec.help for spec in SETTINGS}
-    for name, value in settings.redacted().items():
-        print(f"{name}={value}    # {helps[name]}")
+def _config(args: argparse.Namespace) -> int:
+    from gateway import config_report
+
+    if args.markdown:
+        sys.stdout.write(config_report.markdown_table())
+        return 0
+    if args.update_readme:
+        changed = config_report.update_readme(Path(args.update_readme))
+        print(f"{args.update_readme}: settings table {'updated' if changed else 'unchanged'}")
+        return 0
+    env = load_environment()
+    settings = Settings.from_env(env)
+    for warning in unknown_variables(env):
+        print(f"gateway: warning: {warning}", file=sys.stderr)
+    if args.json:
+        sys.stdout.buffer.write(config_report.json_report(settings, env))
+    else:
+        print("\n".join(config_report.env_lines(settings, env)))
+    return 0
+
+
+def _persisted_manifest(args: argparse.Namespace) -> int:
+    from gateway import manifest
+    from gateway.api.schema import build_schema
+    from gateway.execution import DocumentCache
+
+    documents = DocumentCache(build_schema()._schema)
+    found = manifest.read_sources(Path(source) for source in args.sources)
+    rendered = manifest.render(manifest.check(found, documents.prepare))
+    if args.check:
+        current = Path(args.output).read_bytes() if Path(args.output).is_file() else b""
+        if current != rendered:
+            print(
+                f"{args.output} is out of date: run `gateway persisted-manifest`.", file=sys.stderr
+            )
+            return 1
+        return 0
+    if args.output == "-":
+        sys.stdout.buffer.write(rendered)
+    else:
+        Path(args.output).write_bytes(rendered)
+        print(f"{args.output}: {len(found)} documents", file=sys.stderr)
     return 0
 
 
@@ -158,7 +202,6 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export-schema", help="print or write the GraphQL SDL")
     p.add_argument("--output", "-o", help="file to write (default: standard output)")
     p.add_argument("--check", action="store_true", help="exit 1 if the file differs")
-    sub.add_parser("config", help="print the effective settings, secrets redacted")
     p = sub.add_parser("create-api-key", help="make an API key and print its hash line")
     p.add_argument("--workspaces", required=True, help="comma-separated workspace ids")
     p.add_argument("--name", default="", help="a label kept as a comment on the line")
@@ -182,6 +225,18 @@ def _parser() -> argparse.ArgumentParser:
         help="use tarballs from DIR (made with `npm pack NAME@VERSION`) instead of downloading",
     )
     p.add_argument("--force", action="store_true", help="fetch again even if installed")
+    p = sub.add_parser("config", help="print the effective settings, secrets redacted")
+    how = p.add_mutually_exclusive_group()
+    how.add_argument("--json", action="store_true", help="as JSON, with each value's source")
+    how.add_argument("--markdown", action="store_true", help="the README's settings table")
+    how.add_argument("--update-readme", metavar="README", help="rewrite that README's table")
+    p = sub.add_parser(
+        "persisted-manifest",
+        help="build a persisted-query manifest (sha256 → document) from .graphql files",
+    )
+    p.add_argument("sources", nargs="+", help=".graphql/.gql files, directories or manifests")
+    p.add_argument("--output", "-o", default="-", help="file to write (default: standard output)")
+    p.add_argument("--check", action="store_true", help="exit 1 if the file differs")
     return parser
 
 
@@ -194,6 +249,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _create_api_key(args.workspaces, args.name)
         if args.command == "fetch-assets":
             return _fetch_assets(args)
+        if args.command == "config":
+            return _config(args)
+        if args.command == "persisted-manifest":
+            return _persisted_manifest(args)
         overrides: dict[str, Any] = {}
         for attr in ("host", "port", "workers"):
             value = getattr(args, attr, None)
@@ -207,14 +266,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             for name, value in DEMO_DEFAULTS.items():
                 os.environ.setdefault(name, value)
         settings = Settings.from_env(**overrides)
-        if args.command == "config":
-            return _config(settings)
         return _serve(settings, demo=args.command == "demo")
     except ConfigError as exc:
         print(f"gateway: configuration error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # Output piped into `head` and the like: stop quietly.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

@@ -6,12 +6,13 @@ names the variable and says what it accepts. The README's settings table mirrors
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Final
+
+from gateway import dotenv
 
 
 class ConfigError(ValueError):
@@ -119,16 +120,36 @@ class Settings:
     """The standard introspection query (GraphiQL's) is 15 deep; the Workspace graph at most 6."""
     max_aliases: int = 30
     max_cost: int = 50_000
+    # -- operations: .env file, metrics, persisted queries --
+    env_file: Path | None = None
+    """The ``.env`` file the settings were read from, if any."""
+    metrics: bool = True
+    """Serve Prometheus metrics at ``/metrics``."""
+    metrics_max_operations: int = 200
+    """Distinct operation names labelled in metrics; later ones are counted as ``other``."""
+    persisted_queries: str = "apq"
+    """``off``, ``apq`` (Automatic Persisted Queries) or ``allowlist`` (only listed documents)."""
+    persisted_queries_file: Path | None = None
+    """Manifest (JSON) or directory of ``.graphql`` files: the allowlist, or APQ preloads."""
+    apq_max_bytes: int = 8 * 1024 * 1024
+    """Most bytes of documents the in-process APQ store keeps (least recently used go first)."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
-        """Read every ``SETTINGS`` variable from ``environ`` (default: the process environment)."""
-        env = os.environ if environ is None else environ
+        """Read every ``SETTINGS`` variable from ``environ`` (default: the process environment
+        over the ``.env`` file, see ``gateway.dotenv``)."""
+        env = load_environment() if environ is None else environ
+        where = env.where if isinstance(env, dotenv.Environment) else (lambda _name: "")
         values: dict[str, Any] = {}
         for spec in SETTINGS:
             raw = env.get(spec.env)
             if raw is not None and raw != "":
-                values[spec.attr] = spec.parse(spec.env, raw)
+                try:
+                    values[spec.attr] = spec.parse(spec.env, raw)
+                except ConfigError as exc:
+                    raise ConfigError(f"{exc}{where(spec.env)}") from None
+        if isinstance(env, dotenv.Environment) and env.file is not None:
+            values["env_file"] = env.file
         values.update(overrides)
         settings = cls(**values)
         settings.check()
@@ -146,6 +167,11 @@ class Settings:
             raise ConfigError(
                 f"GATEWAY_POOL_MIN_SIZE={self.pool_min_size} is larger than "
                 f"GATEWAY_POOL_MAX_SIZE={self.pool_max_size}"
+            )
+        if self.persisted_queries == "allowlist" and self.persisted_queries_file is None:
+            raise ConfigError(
+                "GATEWAY_PERSISTED_QUERIES=allowlist needs GATEWAY_PERSISTED_QUERIES_FILE: "
+                "a JSON manifest or a directory of .graphql files (see `gateway persisted`)"
             )
 
     def _check_auth(self) -> None:
@@ -221,6 +247,27 @@ def _placeholder(secret: str) -> bool:
     return len(secret) < 32 or any(lowered.startswith(p) for p in _PLACEHOLDERS)
 
 
+def load_environment(environ: Mapping[str, str] | None = None) -> dotenv.Environment:
+    """The process environment over the ``.env`` file; a bad file raises ``ConfigError``."""
+    try:
+        return dotenv.load_environment(environ)
+    except dotenv.EnvFileError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _dsn(name: str, raw: str) -> str:
+    if not raw.startswith(("postgresql://", "postgres://")):
+        raise ConfigError(
+            f"{name} must be a postgresql:// URL, e.g. "
+            "postgresql://kora_reader:PASSWORD@db.example:5432/kora"
+        )
+    return raw
+
+
+def _optional_path(_name: str, raw: str) -> Path:
+    return Path(raw)
+
+
 def _redact_dsn(dsn: str) -> str:
     return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", dsn)
 
@@ -246,7 +293,7 @@ SETTINGS: Final[tuple[SettingSpec, ...]] = (
     SettingSpec(
         "DATABASE_URL",
         "database_url",
-        lambda _n, raw: raw,
+        _dsn,
         "DSN of the substrate as the reader role; unset starts the embedded PostgreSQL",
         secret=True,
     ),
@@ -448,5 +495,37 @@ SETTINGS: Final[tuple[SettingSpec, ...]] = (
         "assets_dir",
         lambda _n, raw: Path(raw),
         "directory of GraphiQL's files (`gateway fetch-assets`); unset: inside the package",
+    ),
+    # -- operations: .env file, metrics, persisted queries --
+    SettingSpec(
+        "GATEWAY_ENV_FILE",
+        "env_file",
+        _optional_path,
+        "the .env file to read (real environment wins over it); default ./.env if present",
+    ),
+    SettingSpec("GATEWAY_METRICS", "metrics", _bool, "serve Prometheus metrics at /metrics"),
+    SettingSpec(
+        "GATEWAY_METRICS_MAX_OPERATIONS",
+        "metrics_max_operations",
+        _spec_int(1, 10_000),
+        "distinct operation names labelled in metrics; later ones count as `other`",
+    ),
+    SettingSpec(
+        "GATEWAY_PERSISTED_QUERIES",
+        "persisted_queries",
+        lambda name, raw: _choice(name, raw.lower(), ("off", "apq", "allowlist")),
+        "off, apq (Automatic Persisted Queries) or allowlist (only listed documents run)",
+    ),
+    SettingSpec(
+        "GATEWAY_PERSISTED_QUERIES_FILE",
+        "persisted_queries_file",
+        _optional_path,
+        "JSON manifest or directory of .graphql files: the allowlist, or APQ preloads",
+    ),
+    SettingSpec(
+        "GATEWAY_APQ_MAX_BYTES",
+        "apq_max_bytes",
+        _spec_int(0, 1024 * 1024 * 1024),
+        "most bytes of documents the in-process APQ store keeps (LRU)",
     ),
 )

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 import asyncpg
 
+from gateway import telemetry
 from gateway.config import Settings
 from gateway.errors import DatabaseUnavailable, GatewayError, Overloaded, QueryTimeout
 
@@ -85,7 +86,7 @@ class _ConnExecutor:
 
     async def fetch(self, name: str, sql: str, *args: Any) -> list[asyncpg.Record]:
         started = time.perf_counter()
-        with map_db_errors():
+        with telemetry.statement(name, sql), map_db_errors():
             rows: list[asyncpg.Record] = await self._conn.fetch(sql, *args)
         _record(name, started)
         return rows
@@ -102,6 +103,8 @@ class Database:
         self._settings = settings
         self._dsn = dsn
         self._pool: asyncpg.Pool | None = None
+        self.waiting = 0
+        """Requests waiting for a free connection right now (for metrics)."""
         self.pooled: Executor = _PoolExecutor(self)
 
     async def open(self) -> None:
@@ -158,6 +161,7 @@ class Database:
     async def connection(self) -> AsyncIterator[asyncpg.Connection]:
         """A pooled connection, waiting at most ``pool_acquire_timeout`` for a free one."""
         pool = self.pool
+        self.waiting += 1
         try:
             with map_db_errors():
                 conn = await pool.acquire(timeout=self._settings.pool_acquire_timeout)
@@ -166,6 +170,8 @@ class Database:
             if in_use >= most:
                 raise Overloaded("Every database connection is busy; retry shortly.") from exc
             raise DatabaseUnavailable("The database is unavailable; retry shortly.") from exc
+        finally:
+            self.waiting -= 1
         try:
             yield conn
         except DatabaseUnavailable:
@@ -185,7 +191,7 @@ class Database:
                 tx = conn.transaction(readonly=True)
                 await tx.start()
             try:
-                with map_db_errors():
+                with telemetry.statement("rls.set_config", SET_RLS_SETTING), map_db_errors():
                     await conn.fetchval(SET_RLS_SETTING, self._settings.rls_setting, workspace_id)
                 _record("rls.set_config", started)
                 yield _ConnExecutor(conn)

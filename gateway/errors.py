@@ -7,7 +7,12 @@
     ├── DatabaseUnavailable           DATABASE_UNAVAILABLE     503 + Retry-After
     ├── Overloaded                    OVERLOADED               503 + Retry-After
     ├── QueryTimeout                  TIMEOUT                  504
-    └── InternalError                 INTERNAL_SERVER_ERROR    500 (message masked)
+    ├── InternalError                 INTERNAL_SERVER_ERROR    500 (message masked)
+    └── PersistedQueryError           BAD_REQUEST              400 (graphql-response+json / json)
+        ├── PersistedQueryNotFound    PERSISTED_QUERY_NOT_FOUND         404 / 200
+        ├── PersistedQueryNotSupported PERSISTED_QUERY_NOT_SUPPORTED    400 / 200
+        ├── PersistedQueryNotAllowed  PERSISTED_QUERY_NOT_IN_ALLOWLIST  403 / 200
+        └── PersistedQueryHashMismatch PERSISTED_QUERY_HASH_MISMATCH    400 / 400
 
 Every error a client sees is a GatewayError or a GraphQL syntax/validation error; anything else
 is masked as INTERNAL_SERVER_ERROR with the request id and logged in full. Errors the client must
@@ -22,6 +27,9 @@ GRAPHQL_PARSE_FAILED: Final = "GRAPHQL_PARSE_FAILED"
 GRAPHQL_VALIDATION_FAILED: Final = "GRAPHQL_VALIDATION_FAILED"
 BAD_REQUEST: Final = "BAD_REQUEST"
 PERSISTED_QUERY_NOT_FOUND: Final = "PERSISTED_QUERY_NOT_FOUND"
+PERSISTED_QUERY_NOT_SUPPORTED: Final = "PERSISTED_QUERY_NOT_SUPPORTED"
+PERSISTED_QUERY_NOT_IN_ALLOWLIST: Final = "PERSISTED_QUERY_NOT_IN_ALLOWLIST"
+PERSISTED_QUERY_HASH_MISMATCH: Final = "PERSISTED_QUERY_HASH_MISMATCH"
 
 
 class GatewayError(Exception):
@@ -75,3 +83,40 @@ class QueryTimeout(GatewayError):
 class InternalError(GatewayError):
     code = "INTERNAL_SERVER_ERROR"
     http_status = 500
+
+
+class PersistedQueryError(GatewayError):
+    """A persisted-query request the gateway refuses before running anything.
+
+    ``http_status`` answers ``application/graphql-response+json``; ``json_status`` answers legacy
+    ``application/json`` clients, which expect 200 for the APQ round trip (an old client turns
+    APQ off for good on a 400 or 500)."""
+
+    code = BAD_REQUEST
+    http_status = 400
+    json_status: ClassVar[int] = 400
+    lookup: ClassVar[str] = "refused"
+    """The persisted-query lookup result recorded in logs and metrics."""
+
+
+class PersistedQueryNotFound(PersistedQueryError):
+    code = PERSISTED_QUERY_NOT_FOUND
+    http_status = 404
+    json_status = 200
+    lookup = "miss"
+
+
+class PersistedQueryNotSupported(PersistedQueryError):
+    code = PERSISTED_QUERY_NOT_SUPPORTED
+    http_status = 400
+    json_status = 200
+
+
+class PersistedQueryNotAllowed(PersistedQueryError):
+    code = PERSISTED_QUERY_NOT_IN_ALLOWLIST
+    http_status = 403
+    json_status = 200
+
+
+class PersistedQueryHashMismatch(PersistedQueryError):
+    code = PERSISTED_QUERY_HASH_MISMATCH

@@ -1,17 +1,18 @@
-"""GraphQL over HTTP: request parsing, media types, status codes, error shaping, request logs.
+"""GraphQL over HTTP: request parsing, media types, status codes, error shaping.
 
 Follows the GraphQL-over-HTTP specification: POST with ``application/json`` bodies, GET for
 queries (a mutation over GET is 405), ``application/graphql-response+json`` answered when the
 client accepts it and ``application/json`` for legacy clients. Errors leave as
 ``{"message", "locations", "path", "extensions": {"code", ...}}``; anything unexpected is masked and
-logged in full with the request id, which the client also gets (``X-Request-ID``).
+logged in full with the request id, which the client also gets (``X-Request-ID``). Each request
+is observed by ``gateway.telemetry`` (log line, metrics, span) and may name a persisted query
+(``gateway.persisted``).
 """
 
 from __future__ import annotations
 
 import logging
 import re
-import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -26,9 +27,12 @@ from gateway import errors as codes
 from gateway.auth import Authenticator
 from gateway.context import Context
 from gateway.db import Database, current_stats
-from gateway.errors import GatewayError
-from gateway.execution import DocumentCache, Prepared, is_mutation, run
+from gateway.errors import GatewayError, PersistedQueryError
+from gateway.execution import DocumentCache, Prepared, document_id, is_mutation, run
 from gateway.limits import QUERY_TOO_COSTLY, query_cost
+from gateway.persisted import PersistedQueries, Resolution
+from gateway.telemetry import RequestRecord, Telemetry
+from gateway.tracing import Tracing
 
 log = logging.getLogger("gateway.request")
 
@@ -208,6 +212,8 @@ class GraphQLHTTP:
         authenticator: Authenticator,
         graphiql: Any = None,
         capability_source: Any = None,
+        telemetry: Telemetry | None = None,
+        persisted: PersistedQueries | None = None,
     ) -> None:
         self.settings = settings
         self.db = db
@@ -215,10 +221,14 @@ class GraphQLHTTP:
         self.authenticator = authenticator
         self.graphiql = graphiql
         self.capability_source = capability_source
+        if telemetry is None:
+            telemetry = Telemetry(metrics=None, tracing=Tracing())
+        if persisted is None:
+            persisted = PersistedQueries(mode="off", max_bytes=0)
+        self.telemetry = telemetry
+        self.persisted = persisted
 
     async def __call__(self, request: Request) -> Response:
-        if request.method not in ("GET", "POST"):
-            return self._error(405, "Use GET or POST.", JSON, {"Allow": "GET, POST"})
         accept = request.headers.get("accept")
         if (
             request.method == "GET"
@@ -228,62 +238,79 @@ class GraphQLHTTP:
         ):
             response: Response = self.graphiql(request)
             return response
+        raw_id = request.headers.get("x-request-id", "")
+        record = RequestRecord(
+            request_id=raw_id if _REQUEST_ID.match(raw_id) else uuid.uuid4().hex,
+            method=request.method,
+        )
+        with self.telemetry.request(record, path=request.url.path, headers=request.headers):
+            return await self._handle(request, accept, record)
+
+    async def _handle(
+        self, request: Request, accept: str | None, record: RequestRecord
+    ) -> Response:
+        if request.method not in ("GET", "POST"):
+            return self._error(405, "Use GET or POST.", JSON, record, {"Allow": "GET, POST"})
         media = negotiate(accept)
         if media is None:
-            media = JSON
-            return self._error(
-                406, "Accept application/graphql-response+json or application/json.", media
-            )
-        raw_id = request.headers.get("x-request-id", "")
-        request_id = raw_id if _REQUEST_ID.match(raw_id) else uuid.uuid4().hex
-        started = time.perf_counter()
-        ctx: Context | None = None
-        status = 500
-        error_codes: list[str] = []
-        operation_name: str | None = None
+            message = "Accept application/graphql-response+json or application/json."
+            return self._error(406, message, JSON, record)
         try:
-            try:
-                principal = await self.authenticator.authenticate(request)
-                params = await read_params(request, self.settings.max_body_bytes)
-                operation_name = params.operation_name
-            except GatewayError as exc:
-                error_codes.append(exc.code)
-                status = exc.http_status
-                headers = self._auth_headers(exc)
-                refusal: dict[str, Any] = {
-                    "errors": [{"message": exc.message, "extensions": exc.to_extensions()}]
-                }
-                return self._respond(status, refusal, media, request_id, headers)
-            except RequestError as exc:
-                error_codes.append(codes.BAD_REQUEST)
-                status = exc.status
-                return self._error(status, exc.message, media, exc.headers, request_id)
-            ctx = Context(
-                settings=self.settings,
-                db=self.db,
-                principal=principal,
-                request_id=request_id,
-                capability_source=self.capability_source,
+            principal = await self.authenticator.authenticate(request)
+            params = await read_params(request, self.settings.max_body_bytes)
+            record.operation_name = params.operation_name
+            resolution = self.persisted.resolve(params.query, params.extensions)
+        except GatewayError as exc:
+            status = exc.http_status
+            headers = self._auth_headers(exc)
+            if isinstance(exc, PersistedQueryError):
+                record.persisted = exc.lookup
+                status = exc.json_status if media == JSON else exc.http_status
+                headers["Cache-Control"] = "no-store"
+            refusal: dict[str, Any] = {
+                "errors": [{"message": exc.message, "extensions": exc.to_extensions()}]
+            }
+            return self._respond(status, refusal, media, record, headers)
+        except RequestError as exc:
+            return self._error(exc.status, exc.message, media, record, exc.headers)
+        record.persisted = resolution.result
+        record.document_id = resolution.document_id
+        ctx = Context(
+            settings=self.settings,
+            db=self.db,
+            principal=principal,
+            request_id=record.request_id,
+            capability_source=self.capability_source,
+        )
+        record.stats = ctx.stats
+        try:
+            status, body, headers = await self._execute(
+                request, params, resolution, ctx, media, record
             )
-            status, body, headers = await self._execute(request, params, ctx, media)
-            error_codes = [
-                str(e.get("extensions", {}).get("code", "")) for e in body.get("errors", ())
-            ]
-            return self._respond(status, body, media, request_id, headers)
         finally:
-            self._log(request, request_id, operation_name, ctx, status, error_codes, started)
+            record.workspaces = sorted(ctx.workspace_ids)
+        return self._respond(status, body, media, record, headers)
 
     async def _execute(
-        self, request: Request, params: Params, ctx: Context, media: str
+        self,
+        request: Request,
+        params: Params,
+        resolution: Resolution,
+        ctx: Context,
+        media: str,
+        record: RequestRecord,
     ) -> tuple[int, dict[str, Any], dict[str, str]]:
-        if len(params.query.encode("utf-8")) > self.settings.max_query_bytes:
+        query = resolution.query
+        if len(query.encode("utf-8")) > self.settings.max_query_bytes:
             raise_status = 413 if media == GRAPHQL_RESPONSE else 200
             message = f"The query is larger than {self.settings.max_query_bytes} bytes."
             body: dict[str, Any] = {
                 "errors": [{"message": message, "extensions": {"code": QUERY_TOO_LARGE}}]
             }
             return raise_status, body, {}
-        prepared: Prepared = self.documents.prepare(params.query)
+        if record.document_id is None:
+            record.document_id = document_id(query)
+        prepared: Prepared = self.documents.prepare(query)
         request_failed = 400 if media == GRAPHQL_RESPONSE else 200
         if prepared.document is None:
             errors = [
@@ -291,6 +318,9 @@ class GraphQLHTTP:
                 for e in prepared.errors
             ]
             return request_failed, {"errors": errors}, {}
+        if resolution.registers:
+            self.persisted.register(resolution)
+            record.persisted = "registered"
         operation = prepared.operation(params.operation_name)
         if operation is None:
             message = (
@@ -304,6 +334,8 @@ class GraphQLHTTP:
                 ]
             }
             return request_failed, body, {}
+        record.operation_name = operation.name.value if operation.name else None
+        record.operation_type = operation.operation.value
         cost = query_cost(
             self.documents.schema,
             prepared.document,
@@ -364,10 +396,11 @@ class GraphQLHTTP:
         status: int,
         body: dict[str, Any],
         media: str,
-        request_id: str,
+        record: RequestRecord,
         headers: Mapping[str, str] | None = None,
     ) -> Response:
-        out = {"X-Request-ID": request_id, **(headers or {})}
+        record.answered(status, body)
+        out = {"X-Request-ID": record.request_id, **(headers or {})}
         return Response(
             orjson.dumps(body),
             status_code=status,
@@ -380,36 +413,8 @@ class GraphQLHTTP:
         status: int,
         message: str,
         media: str,
+        record: RequestRecord,
         headers: Mapping[str, str] | None = None,
-        request_id: str = "",
     ) -> Response:
         body = {"errors": [{"message": message, "extensions": {"code": codes.BAD_REQUEST}}]}
-        return self._respond(status, body, media, request_id or uuid.uuid4().hex, headers)
-
-    def _log(
-        self,
-        request: Request,
-        request_id: str,
-        operation_name: str | None,
-        ctx: Context | None,
-        status: int,
-        error_codes: list[str],
-        started: float,
-    ) -> None:
-        stats = ctx.stats if ctx is not None else None
-        log.info(
-            "request",
-            extra={
-                "request_id": request_id,
-                "method": request.method,
-                "operation": operation_name,
-                "workspaces": sorted(ctx.workspace_ids) if ctx is not None else [],
-                "status": status,
-                "outcome": "ok" if not error_codes else "error",
-                "error_codes": sorted(set(error_codes)),
-                "duration_ms": round((time.perf_counter() - started) * 1000, 3),
-                "sql_statements": len(stats.statements) if stats else 0,
-                "sql_transactions": stats.transactions if stats else 0,
-                "sql": list(stats.statements) if stats else [],
-            },
-        )
+        return self._respond(status, body, media, record, headers)

@@ -17,6 +17,7 @@ from typing import Any, Final, NamedTuple
 
 from aiodataloader import DataLoader
 
+from gateway import telemetry
 from gateway.db import Database, Executor
 from gateway.surfaces import charter, constitution, events, policies, scratchpad, tenants
 
@@ -84,14 +85,17 @@ class Loaders:
         self.rls: DataLoader[RlsRead, Any] = DataLoader(self._load_rls)
 
     async def _load_tenants(self, keys: list[str]) -> list[tenants.Tenant | None]:
+        telemetry.batch("tenants", len(keys))
         found = await tenants.fetch_tenants(self._db.pooled, keys)
         return _one_per_key(keys, [found.get(k) for k in keys])
 
     async def _load_events(self, keys: list[tuple[str, int]]) -> list[list[events.ChainEvent]]:
+        telemetry.batch("events", len(keys))
         found = await events.fetch_recent_events_many(self._db.pooled, keys)
         return _one_per_key(keys, [found[k] for k in keys])
 
     async def _load_rls(self, keys: list[RlsRead]) -> list[Any]:
+        telemetry.batch("rls", len(keys))
         by_workspace: dict[str, list[RlsRead]] = {}
         for key in keys:
             by_workspace.setdefault(key.workspace_id, []).append(key)

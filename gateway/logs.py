@@ -16,7 +16,7 @@ _STANDARD: Final = frozenset(
 
 
 def _extras(record: logging.LogRecord) -> dict[str, Any]:
-    return {k: v for k, v in record.__dict__.items() if k not in _STANDARD}
+    return {k: v for k, v in record.__dict__.items() if k not in _STANDARD and k != "color_message"}
 
 
 class JsonFormatter(logging.Formatter):
@@ -37,11 +37,7 @@ class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         extras = _extras(record)
         if record.name == "gateway.request":
-            line = (
-                f"{extras.get('status')} {extras.get('operation') or '-'} "
-                f"{extras.get('duration_ms')} ms sql={extras.get('sql_statements')} "
-                f"{','.join(extras.get('error_codes') or [])}"
-            )
+            line = _request_line(extras)
         else:
             tail = " ".join(f"{k}={v}" for k, v in extras.items())
             line = f"{record.getMessage()} {tail}".rstrip()
@@ -49,6 +45,27 @@ class TextFormatter(logging.Formatter):
         if record.exc_info:
             text += "\n" + self.formatException(record.exc_info)
         return text
+
+
+def _request_line(extras: dict[str, Any]) -> str:
+    """``200 ok query Name 12.3 ms sql=4 ws=org_… [CODES] id=…`` for people reading the demo."""
+    operation = extras.get("operation") or "-"
+    kind = extras.get("operation_type") or extras.get("method") or ""
+    parts = [
+        str(extras.get("status")),
+        str(extras.get("outcome")),
+        f"{kind} {operation}".strip(),
+        f"{extras.get('duration_ms')} ms",
+        f"sql={extras.get('sql_statements')}",
+    ]
+    if extras.get("workspaces"):
+        parts.append("ws=" + ",".join(extras["workspaces"]))
+    if extras.get("persisted"):
+        parts.append(f"persisted={extras['persisted']}")
+    if extras.get("error_codes"):
+        parts.append("[" + ",".join(extras["error_codes"]) + "]")
+    parts.append(f"id={str(extras.get('request_id'))[:12]}")
+    return " ".join(parts)
 
 
 def configure_logging(*, fmt: str, level: str) -> None:

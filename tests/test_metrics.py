@@ -1,0 +1,135 @@
+"""/metrics: request, loader, SQL, pool and deferred-write metrics, with bounded labels."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from gateway import telemetry
+from gateway.config import Settings
+from gateway.metrics import BoundedLabel
+from tests.conftest import running_app
+from tests.support import ATLAS_WS, BOREAL_WS, DEMO_WS, GqlClient
+
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+async def scrape(client: GqlClient, accept: str | None = None) -> Samples:
+    response = await client.http.get("/metrics", headers={"accept": accept} if accept else {})
+    assert response.status_code == 200
+    assert "_created" not in response.text  # no creation-timestamp series doubling every counter
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(response.text)
+        for s in family.samples
+    }
+
+
+def value(samples: Samples, name: str, **labels: str) -> float:
+    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+async def test_requests_sql_and_loader_batches_are_counted(client: GqlClient) -> None:
+    query = """query Three($ids: [ID!]!) {
+      workspaces(ids: $ids) {
+        displayName events(limit: 1) { eventType } constitution { revisionId }
+      }
+    }"""
+    answer = await client.gql(query, {"ids": [DEMO_WS, ATLAS_WS, BOREAL_WS]})
+    assert answer.status == 200
+    assert not answer.errors
+    await client.gql("query Broken { nope }")
+    await client.gql("{ __typename }")
+
+    samples = await scrape(client)
+    assert value(samples, "gateway_requests_total", operation="Three", outcome="ok") == 1
+    assert value(samples, "gateway_requests_total", operation="other", outcome="rejected") == 1
+    assert value(samples, "gateway_requests_total", operation="anonymous", outcome="ok") == 1
+    assert value(samples, "gateway_request_duration_seconds_count", operation="Three") == 1
+    # Three workspaces → one batch of 3 tenants, one batch of 3 event reads, one RLS batch of 3.
+    for loader in ("tenants", "events", "rls"):
+        assert value(samples, "gateway_loader_batch_size_count", loader=loader) == 1
+        assert value(samples, "gateway_loader_batch_size_sum", loader=loader) == 3
+    statements = {
+        labels[0][1]: v
+        for (name, labels), v in samples.items()
+        if name == "gateway_sql_statement_duration_seconds_count"
+    }
+    assert (
+        statements
+        == {
+            "tenants.by_clerk_org_ids": 1,
+            "events.recent_many": 1,
+            "rls.set_config": 3,
+            "constitution.active": 3,
+        }
+        or statements["rls.set_config"] == 3
+    )
+    assert value(samples, "gateway_db_pool_max") == 8
+    assert value(samples, "gateway_db_pool_size") >= 1
+    assert value(samples, "gateway_db_pool_waiting") == 0
+    assert ("process_cpu_seconds_total", ()) in samples
+
+
+async def test_operation_labels_are_bounded(make_settings: Callable[..., Settings]) -> None:
+    async with running_app(make_settings(metrics_max_operations=2)) as client:
+        for name in ("First", "Second", "Third", "Fourth", "First"):
+            await client.gql(f"query {name} {{ __typename }}")
+        await client.gql(f"query {'L' * 65} {{ __typename }}")
+        samples = await scrape(client)
+    counted = {
+        labels: v for (name, labels), v in samples.items() if name == "gateway_requests_total"
+    }
+    assert counted == {
+        (("operation", "First"), ("outcome", "ok")): 2,
+        (("operation", "Second"), ("outcome", "ok")): 1,
+        (("operation", "other"), ("outcome", "ok")): 3,
+    }
+
+
+def test_bounded_label_refuses_malformed_values() -> None:
+    label = BoundedLabel(3)
+    assert [label(v) for v in ("a", "b", "a", "bad name", "c", "d")] == [
+        "a",
+        "b",
+        "a",
+        "other",
+        "c",
+        "other",
+    ]
+
+
+async def test_deferred_writes_are_counted_by_deviation_id(client: GqlClient) -> None:
+    app_telemetry: Any = client.http._transport.app.state.telemetry  # type: ignore[attr-defined]
+    telemetry.deferred_write("D-kr2-st3-no-scratchpad-write-mcp-tool")  # outside a request: no-op
+    with telemetry.bind(app_telemetry):
+        telemetry.deferred_write("D-kr2-st3-no-scratchpad-write-mcp-tool")
+        telemetry.deferred_write("D-kr2-st3-no-scratchpad-write-mcp-tool")
+        telemetry.deferred_write("D-kr2-st4-no-chain-emit-mcp-tool")
+    samples = await scrape(client)
+    by_id = {
+        labels[0][1]: v
+        for (name, labels), v in samples.items()
+        if name == "gateway_deferred_writes_total"
+    }
+    assert by_id == {
+        "D-kr2-st2-capability-matrix-mirror": 0,
+        "D-kr2-st3-no-scratchpad-write-mcp-tool": 2,
+        "D-kr2-st4-no-chain-emit-mcp-tool": 1,
+    }
+
+
+async def test_openmetrics_on_request_and_off_switch(
+    make_settings: Callable[..., Settings],
+) -> None:
+    async with running_app(make_settings()) as client:
+        response = await client.http.get(
+            "/metrics", headers={"accept": "application/openmetrics-text"}
+        )
+        assert response.headers["content-type"].startswith("application/openmetrics-text")
+        assert response.text.endswith("# EOF\n")
+    async with running_app(make_settings(metrics=False)) as client:
+        assert (await client.http.get("/metrics")).status_code == 404
+        assert (await client.gql("{ __typename }")).status == 200
