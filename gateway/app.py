@@ -11,7 +11,8 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
 
 from gateway.api.schema import build_schema
 from gateway.auth import NoAuth
@@ -21,6 +22,8 @@ from gateway.errors import GatewayError
 from gateway.execution import DocumentCache
 from gateway.graphiql import graphiql_page
 from gateway.http import GraphQLHTTP
+from gateway.live.endpoint import LiveEndpoint
+from gateway.live.watcher import Watcher
 from gateway.logs import configure_logging
 
 log = logging.getLogger("gateway")
@@ -49,6 +52,11 @@ async def _graphql(request: Request) -> Response:
     return await handler(request)
 
 
+async def _graphql_ws(websocket: WebSocket) -> None:
+    endpoint: LiveEndpoint = websocket.app.state.live
+    await endpoint(websocket)
+
+
 def create_app(settings: Settings) -> Starlette:
     """Build the ASGI app. Nothing connects until the lifespan starts."""
     if not settings.database_url:
@@ -64,21 +72,30 @@ def create_app(settings: Settings) -> Starlette:
         await db.open()
         schema = build_schema()
         authenticator = NoAuth()
+        documents = DocumentCache(schema._schema, max_tokens=settings.max_tokens)
         app.state.db = db
         app.state.authenticator = authenticator
         app.state.graphql = GraphQLHTTP(
             settings=settings,
             db=db,
-            documents=DocumentCache(
-                schema._schema,
-                max_tokens=settings.max_tokens,
-            ),
+            documents=documents,
             authenticator=authenticator,
             graphiql=graphiql_page(settings),
+        )
+        # Live subscriptions: one watcher per process, stopped before the pool closes.
+        watcher = Watcher(db, settings, dsn=dsn)
+        await watcher.start()
+        app.state.live = LiveEndpoint(
+            settings=settings,
+            db=db,
+            documents=documents,
+            watcher=watcher,
+            capability_source=app.state.graphql.capability_source,
         )
         try:
             yield
         finally:
+            await watcher.stop()
             await db.close()
 
     middleware = []
@@ -95,6 +112,7 @@ def create_app(settings: Settings) -> Starlette:
         )
     routes = [
         Route("/graphql", _graphql, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
+        WebSocketRoute("/graphql", _graphql_ws),
         Route("/healthz", _healthz, methods=["GET"]),
         Route("/readyz", _readyz, methods=["GET"]),
     ]

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 import orjson
-from graphql import GraphQLError
+from graphql import GraphQLError, OperationType
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -295,6 +295,17 @@ class GraphQLHTTP:
             body = {
                 "errors": [
                     {"message": message, "extensions": {"code": codes.GRAPHQL_VALIDATION_FAILED}}
+                ]
+            }
+            return request_failed, body, {}
+        if operation.operation == OperationType.SUBSCRIPTION:
+            body = {
+                "errors": [
+                    {
+                        "message": "Subscriptions are served over WebSocket at /graphql with "
+                        "the graphql-transport-ws protocol.",
+                        "extensions": {"code": codes.BAD_REQUEST},
+                    }
                 ]
             }
             return request_failed, body, {}
