@@ -14,9 +14,9 @@ import asyncpg
 import pytest
 from websockets.exceptions import InvalidStatus
 
-from gateway.config import Settings
+from gateway.config import ConfigError, Settings
 from tests.chain_support import WorkspaceMaker, seed
-from tests.support import ATLAS_WS, DEMO_WS
+from tests.support import ATLAS_WS, DEMO_WS, GqlClient
 from tests.ws_support import InProcessServer, TokenAuth, serve_in_process, wait_until
 from tests.ws_support import ws_client as connect
 
@@ -242,3 +242,33 @@ async def test_slow_consumer_is_dropped_4413(
         code, reason = await ws.closed_with(within=10)
     assert code == 4413
     assert reason.startswith("Slow consumer")
+
+
+async def test_a_subscription_over_http_is_refused(client: GqlClient) -> None:
+    query = "subscription S($ws: ID!) { workspaceEvents(workspaceId: $ws) { eventId } }"
+    answer = await client.gql(query, {"ws": DEMO_WS})
+    assert answer.status == 400
+    assert answer.codes == ["BAD_REQUEST"]
+    assert "WebSocket" in answer.errors[0]["message"]
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "fragment"),
+    [
+        ("GATEWAY_LIVE_NOTIFY_CHANNEL", "kora-events", "not a channel name"),
+        ("GATEWAY_LIVE_TICK_MS", "5", "out of range"),
+        ("GATEWAY_LIVE_QUEUE_SIZE", "zero", "not a whole number"),
+    ],
+)
+def test_bad_live_settings_stop_start_up(variable: str, value: str, fragment: str) -> None:
+    with pytest.raises(ConfigError, match=fragment) as refused:
+        Settings.from_env({"DATABASE_URL": "postgresql://x@y/z", variable: value})
+    assert variable in str(refused.value)
+
+
+def test_live_settings_are_read_from_the_environment() -> None:
+    settings = Settings.from_env(
+        {"GATEWAY_LIVE_NOTIFY_CHANNEL": "kora_events", "GATEWAY_LIVE_TICK_MS": "250"}
+    )
+    assert (settings.live_notify_channel, settings.live_tick_ms) == ("kora_events", 250)
+    assert Settings.from_env({}).live_notify_channel is None

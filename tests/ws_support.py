@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import HTTPConnection
@@ -20,7 +21,8 @@ from gateway.app import create_app
 from gateway.auth import Principal
 from gateway.config import Settings
 from gateway.errors import Unauthenticated
-from tests.support import free_port
+from tests.chain_support import OwnedWorkspace, WorkspaceMaker, emit
+from tests.support import ServerProcess, free_port
 
 PROTOCOL = "graphql-transport-ws"
 EVENTS_SUBSCRIPTION = """
@@ -138,6 +140,29 @@ async def wait_until(condition: Callable[[], bool], within: float = 10.0) -> boo
             return True
         await asyncio.sleep(0.02)
     return condition()
+
+
+ORIGIN = """query Origin($ws: ID!) {
+  workspace(id: $ws) { eventHistory(first: 1) { pageInfo { endCursor } } }
+}"""
+
+
+def ws_url(server: ServerProcess) -> str:
+    return server.url.replace("http://", "ws://") + "/graphql"
+
+
+async def origin_cursor(server: ServerProcess, ws: str) -> str:
+    """The cursor of the workspace's newest event, read over HTTP as a client would."""
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        body = (await http.post("/graphql", json={"query": ORIGIN, "variables": {"ws": ws}})).json()
+    cursor: str = body["data"]["workspace"]["eventHistory"]["pageInfo"]["endCursor"]
+    return cursor
+
+
+async def started_workspace(workspaces: WorkspaceMaker, writer: Any, label: str) -> OwnedWorkspace:
+    own = await workspaces(label)
+    await emit(writer, own.tenant_id, "kora.test.origin")
+    return own
 
 
 @contextlib.asynccontextmanager

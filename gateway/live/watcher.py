@@ -252,6 +252,8 @@ class Watcher:
             log.warning("live watcher cannot LISTEN; ticking only", extra={"error": str(exc)})
             await conn.close(timeout=2)
             return
+        # A lost listener wakes the loop, which opens a new one and reads what it missed.
+        conn.add_termination_listener(lambda _conn: self._wake.set())
         self._listener = conn
         log.info("live watcher listens", extra={"channel": channel})
 
