@@ -73,6 +73,7 @@ def _serve(settings: Settings, *, demo: bool) -> int:
     if demo:
         env.setdefault("GATEWAY_DEMO", "true")
         env.setdefault("GATEWAY_LOG_FORMAT", "text")
+        env.setdefault("GATEWAY_LIVE_NOTIFY_CHANNEL", "kora_events")  # the demo DDL notifies
     env["GATEWAY_HOST"], env["GATEWAY_PORT"] = settings.host, str(settings.port)
     env["GATEWAY_WORKERS"] = str(settings.workers)
     os.environ.update(env)
