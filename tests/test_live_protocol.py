@@ -7,6 +7,7 @@ close code is the one a browser or graphql-ws client would see.
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 from collections.abc import AsyncIterator, Callable
 
@@ -14,6 +15,7 @@ import asyncpg
 import pytest
 from websockets.exceptions import InvalidStatus
 
+from gateway.auth import Principal
 from gateway.config import ConfigError, Settings
 from tests.chain_support import WorkspaceMaker, seed
 from tests.support import ATLAS_WS, DEMO_WS, GqlClient
@@ -103,6 +105,32 @@ async def test_foreign_workspace_subscription_is_refused(
         await ws.subscribe("2", ws=DEMO_WS)
         await ws.send({"type": "ping"})
         assert await ws.recv() == {"type": "pong"}
+
+
+@pytest.mark.parametrize(
+    ("variables", "code", "argument"),
+    [
+        ({"ws": "org_no_such_workspace"}, "BAD_USER_INPUT", "workspaceId"),
+        ({"ws": DEMO_WS, "after": "garbage"}, "BAD_USER_INPUT", "after"),
+        ({"ws": DEMO_WS, "types": ["hivex.*"]}, "BAD_USER_INPUT", "types"),
+    ],
+)
+async def test_bad_subscription_arguments_are_typed_errors(
+    server: InProcessServer,
+    auth: TokenAuth,
+    variables: dict[str, object],
+    code: str,
+    argument: str,
+) -> None:
+    auth.tokens[ALL_TOKEN] = frozenset({DEMO_WS, "org_no_such_workspace"})
+    async with connect(server.ws_url) as ws:
+        await ws.init({"token": ALL_TOKEN})
+        await ws.subscribe("1", **variables)
+        refusal = await ws.recv()
+        assert (refusal["id"], refusal["type"]) == ("1", "error")
+        assert refusal["payload"][0]["extensions"] == {"code": code, "argument": argument}
+        watcher = server.app.state.live.watcher
+        assert await wait_until(lambda: watcher.subscriptions == 0, within=2)
 
 
 async def test_query_over_the_socket_answers_next_then_complete(
@@ -272,3 +300,19 @@ def test_live_settings_are_read_from_the_environment() -> None:
     )
     assert (settings.live_notify_channel, settings.live_tick_ms) == ("kora_events", 250)
     assert Settings.from_env({}).live_notify_channel is None
+
+
+class BrokenAuth(TokenAuth):
+    async def authenticate_token(self, token: str | None) -> Principal:
+        raise RuntimeError("the identity provider's library failed")
+
+
+async def test_an_unexpected_failure_closes_4500_without_details(
+    server: InProcessServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    server.app.state.authenticator = BrokenAuth({})
+    with caplog.at_level(logging.ERROR, logger="gateway.live"):
+        async with connect(server.ws_url) as ws:
+            await ws.send({"type": "connection_init", "payload": {"token": "x"}})
+            assert await ws.closed_with() == (4500, "Internal server error")
+    assert any("identity provider" in str(r.exc_info) for r in caplog.records)

@@ -150,12 +150,16 @@ class LiveConnection:
             except ProtocolViolation as violation:
                 await self.close(violation.code, violation.reason)
                 return
+            except Exception:
+                log.exception("websocket message failed", extra={"connection_id": self.id})
+                await self.close(CloseCode.INTERNAL, "Internal server error")
+                return
 
     async def _handle(self, event: Mapping[str, Any]) -> None:
         text = event.get("text")
         if text is None:
             raise messages.bad("send text frames; binary frames are not part of the protocol")
-        if len(text) > self.settings.max_body_bytes:
+        if len(text.encode("utf-8")) > self.settings.max_body_bytes:
             most = self.settings.max_body_bytes
             raise ProtocolViolation(CloseCode.MESSAGE_TOO_BIG, f"Message over {most} bytes")
         try:

@@ -41,6 +41,7 @@ class CloseCode(IntEnum):
     SUBSCRIBER_EXISTS = 4409
     SLOW_CONSUMER = 4413
     TOO_MANY_INIT = 4429
+    INTERNAL = 4500
 
 
 class ProtocolViolation(Exception):
