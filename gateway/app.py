@@ -11,7 +11,8 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
 
 from gateway.api.schema import build_schema
 from gateway.config import ConfigError, Settings, load_environment
@@ -20,6 +21,8 @@ from gateway.errors import GatewayError
 from gateway.execution import DocumentCache
 from gateway.graphiql import GraphiQL, demo_headers
 from gateway.http import GraphQLHTTP
+from gateway.live.endpoint import LiveEndpoint
+from gateway.live.watcher import Watcher
 from gateway.logs import configure_logging
 from gateway.operations import build_persisted, build_telemetry, metrics_endpoint
 from gateway.security import build_authenticator, document_rules
@@ -55,6 +58,11 @@ async def _graphiql_asset(request: Request) -> Response:
 async def _graphql(request: Request) -> Response:
     handler: GraphQLHTTP = request.app.state.graphql
     return await handler(request)
+
+
+async def _graphql_ws(websocket: WebSocket) -> None:
+    endpoint: LiveEndpoint = websocket.app.state.live
+    await endpoint(websocket)
 
 
 def create_app(settings: Settings) -> Starlette:
@@ -97,9 +105,20 @@ def create_app(settings: Settings) -> Starlette:
             telemetry=telemetry,
             persisted=build_persisted(settings, documents.prepare),
         )
+        # Live subscriptions: one watcher per process, stopped before the pool closes.
+        watcher = Watcher(db, settings, dsn=dsn)
+        await watcher.start()
+        app.state.live = LiveEndpoint(
+            settings=settings,
+            db=db,
+            documents=documents,
+            watcher=watcher,
+            capability_source=app.state.graphql.capability_source,
+        )
         try:
             yield
         finally:
+            await watcher.stop()
             await db.close()
             telemetry.close()
 
@@ -117,6 +136,7 @@ def create_app(settings: Settings) -> Starlette:
         )
     routes = [
         Route("/graphql", _graphql, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
+        WebSocketRoute("/graphql", _graphql_ws),
         Route("/healthz", _healthz, methods=["GET"]),
         Route("/readyz", _readyz, methods=["GET"]),
         Route("/graphiql/assets/{name:path}", _graphiql_asset, methods=["GET", "HEAD"]),

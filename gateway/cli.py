@@ -29,6 +29,7 @@ DEMO_DEFAULTS = {
     "GATEWAY_AUTH_MODE": "none",
     "GATEWAY_INTROSPECTION": "true",
     "GATEWAY_LOG_FORMAT": "text",
+    "GATEWAY_LIVE_NOTIFY_CHANNEL": "kora_events",  # the demo DDL notifies on it
 }
 """What `gateway demo` sets unless the environment says otherwise."""
 

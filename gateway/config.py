@@ -20,6 +20,7 @@ class ConfigError(ValueError):
 
 
 _GUC_NAME: Final = re.compile(r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$")
+_CHANNEL_NAME: Final = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
 def _int(name: str, raw: str, *, low: int, high: int) -> int:
@@ -133,6 +134,23 @@ class Settings:
     """Manifest (JSON) or directory of ``.graphql`` files: the allowlist, or APQ preloads."""
     apq_max_bytes: int = 8 * 1024 * 1024
     """Most bytes of documents the in-process APQ store keeps (least recently used go first)."""
+    # -- history and live ------------------------------------------------------------------
+    max_chain_check: int = 10_000
+    """Most events `chainIntegrity(last:)` may walk."""
+    live_tick_ms: int = 500
+    """Milliseconds between two reads of new events by the live watcher."""
+    live_notify_channel: str | None = None
+    """PostgreSQL NOTIFY channel that wakes the watcher early; None: ticks only."""
+    live_init_timeout: float = 5.0
+    """Seconds a WebSocket may take to send `connection_init`."""
+    live_idle_timeout: float = 120.0
+    """Seconds a WebSocket without subscriptions may stay silent before it is closed."""
+    live_max_per_connection: int = 100
+    """Most operations running at once on one WebSocket."""
+    live_max_subscriptions: int = 10_000
+    """Most live subscriptions in one gateway process."""
+    live_queue_size: int = 1000
+    """Events waiting for one subscriber before it is dropped as a slow consumer."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -163,6 +181,13 @@ class Settings:
                 "of the form 'prefix.name' (lowercase letters, digits, underscores)"
             )
         self._check_auth()
+        if self.live_notify_channel is not None and not _CHANNEL_NAME.match(
+            self.live_notify_channel
+        ):
+            raise ConfigError(
+                f"GATEWAY_LIVE_NOTIFY_CHANNEL={self.live_notify_channel!r} is not a channel name: "
+                "use lowercase letters, digits and underscores (at most 63), e.g. kora_events"
+            )
         if self.pool_min_size > self.pool_max_size:
             raise ConfigError(
                 f"GATEWAY_POOL_MIN_SIZE={self.pool_min_size} is larger than "
@@ -527,5 +552,54 @@ SETTINGS: Final[tuple[SettingSpec, ...]] = (
         "apq_max_bytes",
         _spec_int(0, 1024 * 1024 * 1024),
         "most bytes of documents the in-process APQ store keeps (LRU)",
+    ),
+    # -- history and live ------------------------------------------------------------------
+    SettingSpec(
+        "GATEWAY_MAX_CHAIN_CHECK",
+        "max_chain_check",
+        _spec_int(1, 1_000_000),
+        "most events chainIntegrity(last:) may walk",
+    ),
+    SettingSpec(
+        "GATEWAY_LIVE_TICK_MS",
+        "live_tick_ms",
+        _spec_int(10, 60_000),
+        "milliseconds between two reads of new events for live subscriptions",
+    ),
+    SettingSpec(
+        "GATEWAY_LIVE_NOTIFY_CHANNEL",
+        "live_notify_channel",
+        lambda _n, raw: raw,
+        "NOTIFY channel that wakes the live watcher at once (e.g. kora_events); empty: ticks only",
+    ),
+    SettingSpec(
+        "GATEWAY_LIVE_INIT_TIMEOUT",
+        "live_init_timeout",
+        _spec_float(0.1, 600),
+        "seconds a WebSocket may take to send connection_init (then closed with 4408)",
+    ),
+    SettingSpec(
+        "GATEWAY_LIVE_IDLE_TIMEOUT",
+        "live_idle_timeout",
+        _spec_float(1, 86_400),
+        "seconds a WebSocket without subscriptions may stay silent (then closed with 4408)",
+    ),
+    SettingSpec(
+        "GATEWAY_LIVE_MAX_PER_CONNECTION",
+        "live_max_per_connection",
+        _spec_int(1, 10_000),
+        "most operations running at once on one WebSocket",
+    ),
+    SettingSpec(
+        "GATEWAY_LIVE_MAX_SUBSCRIPTIONS",
+        "live_max_subscriptions",
+        _spec_int(1, 1_000_000),
+        "most live subscriptions in one gateway process",
+    ),
+    SettingSpec(
+        "GATEWAY_LIVE_QUEUE_SIZE",
+        "live_queue_size",
+        _spec_int(1, 1_000_000),
+        "events waiting for one subscriber before it is dropped as a slow consumer (4413)",
     ),
 )

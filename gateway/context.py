@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gateway.auth import Principal
 from gateway.config import Settings
@@ -12,8 +12,13 @@ from gateway.db import Database, RequestStats
 from gateway.errors import BadUserInput, Forbidden
 from gateway.loaders import Loaders, RlsRead
 from gateway.surfaces import capabilities, charter, events, policies, scratchpad
+from gateway.surfaces.chain import ChainLink
 from gateway.surfaces.constitution import ActiveRevision, RevisionDetail
+from gateway.surfaces.history import HistoryKey, HistoryPage
 from gateway.surfaces.tenants import Tenant
+
+if TYPE_CHECKING:
+    from gateway.live.session import LiveSession
 
 
 @dataclass
@@ -30,6 +35,8 @@ class Context:
     """Workspaces this request touched, for the request log."""
     capability_source: Any = None
     """Optional provider of the capability row (the MCP write-through); None: the mirror."""
+    live: LiveSession | None = None
+    """The WebSocket connection an operation runs on (subscriptions need it); None over HTTP."""
 
     def __post_init__(self) -> None:
         self.loaders = Loaders(self.db, concurrency=self.settings.pool_max_size)
@@ -62,6 +69,12 @@ class Context:
 
     async def events(self, workspace_id: str, limit: int) -> list[events.ChainEvent]:
         return await self.loaders.events.load((workspace_id, limit))
+
+    async def event_history(self, key: HistoryKey) -> HistoryPage:
+        return await self.loaders.history.load(key)
+
+    async def chain_window(self, tenant_id: str, links: int) -> list[ChainLink]:
+        return await self.loaders.chain.load((tenant_id, links))
 
     async def constitution(self, workspace_id: str) -> ActiveRevision | None:
         result: ActiveRevision | None = await self.loaders.rls.load(

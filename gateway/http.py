@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 import orjson
-from graphql import GraphQLError
+from graphql import GraphQLError, OperationType
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -336,6 +336,17 @@ class GraphQLHTTP:
             return request_failed, body, {}
         record.operation_name = operation.name.value if operation.name else None
         record.operation_type = operation.operation.value
+        if operation.operation == OperationType.SUBSCRIPTION:
+            body = {
+                "errors": [
+                    {
+                        "message": "Subscriptions are served over WebSocket at /graphql with "
+                        "the graphql-transport-ws protocol.",
+                        "extensions": {"code": codes.BAD_REQUEST},
+                    }
+                ]
+            }
+            return request_failed, body, {}
         cost = query_cost(
             self.documents.schema,
             prepared.document,

@@ -2,6 +2,8 @@
 
 - ``tenants``: workspace id → Tenant | None, one statement for all ids asked in a tick.
 - ``events``: (workspace id, limit) → events, one statement for all pairs asked in a tick.
+- ``history``: event-history pages (``HistoryKey``), one statement for all pages asked in a tick.
+- ``chain``: (tenant id, n) → the tenant's newest n chain links, one statement for all pairs.
 - ``rls``: every kronicle.* read. The RLS GUC holds one workspace per transaction, so a batch is
   split by workspace: one transaction per workspace holding all of its reads, workspaces run
   concurrently (bounded by the pool size).
@@ -19,7 +21,16 @@ from aiodataloader import DataLoader
 
 from gateway import telemetry
 from gateway.db import Database, Executor
-from gateway.surfaces import charter, constitution, events, policies, scratchpad, tenants
+from gateway.surfaces import (
+    chain,
+    charter,
+    constitution,
+    events,
+    history,
+    policies,
+    scratchpad,
+    tenants,
+)
 
 
 class RlsRead(NamedTuple):
@@ -83,6 +94,12 @@ class Loaders:
             self._load_events
         )
         self.rls: DataLoader[RlsRead, Any] = DataLoader(self._load_rls)
+        self.history: DataLoader[history.HistoryKey, history.HistoryPage] = DataLoader(
+            self._load_history
+        )
+        self.chain: DataLoader[tuple[str, int], list[chain.ChainLink]] = DataLoader(
+            self._load_chain
+        )
 
     async def _load_tenants(self, keys: list[str]) -> list[tenants.Tenant | None]:
         telemetry.batch("tenants", len(keys))
@@ -92,6 +109,14 @@ class Loaders:
     async def _load_events(self, keys: list[tuple[str, int]]) -> list[list[events.ChainEvent]]:
         telemetry.batch("events", len(keys))
         found = await events.fetch_recent_events_many(self._db.pooled, keys)
+        return _one_per_key(keys, [found[k] for k in keys])
+
+    async def _load_history(self, keys: list[history.HistoryKey]) -> list[history.HistoryPage]:
+        found = await history.fetch_history_pages(self._db.pooled, keys)
+        return _one_per_key(keys, [found[k] for k in keys])
+
+    async def _load_chain(self, keys: list[tuple[str, int]]) -> list[list[chain.ChainLink]]:
+        found = await chain.fetch_chain_windows(self._db.pooled, keys)
         return _one_per_key(keys, [found[k] for k in keys])
 
     async def _load_rls(self, keys: list[RlsRead]) -> list[Any]:

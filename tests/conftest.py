@@ -15,6 +15,7 @@ from gateway.app import create_app
 from gateway.config import Settings
 from gateway.embedded import EmbeddedPostgres, start_embedded
 from gateway.substrate import READER_ROLE, WRITER_ROLE, provision
+from tests.chain_support import WorkspaceMaker
 from tests.support import GqlClient, ServerProcess
 
 READER_PASSWORD = "reader-test-password"
@@ -81,6 +82,14 @@ async def writer_conn(writer_dsn: str) -> AsyncIterator[asyncpg.Connection]:
     conn = await asyncpg.connect(writer_dsn)
     yield conn
     await conn.close()
+
+
+@pytest.fixture
+async def workspaces(admin_conn: asyncpg.Connection) -> AsyncIterator[WorkspaceMaker]:
+    """``await workspaces("label")`` makes a tenant this test owns; all are removed after it."""
+    maker = WorkspaceMaker(admin_conn)
+    yield maker
+    await maker.cleanup()
 
 
 # -- the gateway ------------------------------------------------------------------------------

@@ -6,13 +6,14 @@ import functools
 
 import strawberry
 
+from gateway.api.live import Subscription
 from gateway.api.workspace import Query
 
 
 @functools.cache
 def build_schema() -> strawberry.Schema:
     """The gateway's schema; built once per process on first use."""
-    return strawberry.Schema(query=Query)
+    return strawberry.Schema(query=Query, subscription=Subscription)
 
 
 def export_sdl() -> str:

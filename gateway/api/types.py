@@ -12,6 +12,7 @@ from enum import Enum
 import strawberry
 from strawberry.scalars import JSON
 
+from gateway.cursors import Position, encode_cursor
 from gateway.surfaces import capabilities as caps
 from gateway.surfaces import charter, constitution, events, policies, scratchpad
 
@@ -27,6 +28,13 @@ class ChainEvent:
         description="The payload as pretty-printed JSON text. Longer than 300 characters: its "
         "first 300 characters followed by `…` (U+2026)."
     )
+
+    @strawberry.field(
+        description="The event's place in the chain, opaque and stable: pass it as `after` to "
+        "`eventHistory` (older events) or to `workspaceEvents` (resume a subscription after it)."
+    )
+    def cursor(self) -> str:
+        return encode_cursor(Position.of(self.occurred_at, str(self.event_id)))
 
     @classmethod
     def from_row(cls, row: events.ChainEvent) -> ChainEvent:

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import strawberry
 
 from gateway import prompt, session
+from gateway.api import history
 from gateway.api.types import (
     CapabilityRow,
     ChainEvent,
@@ -20,6 +21,7 @@ from gateway.api.types import (
 from gateway.context import Context
 from gateway.errors import BadUserInput
 from gateway.surfaces import events as events_surface
+from gateway.surfaces import history as history_surface
 from gateway.surfaces import scratchpad as scratchpad_surface
 from gateway.surfaces.tenants import Tenant
 
@@ -114,6 +116,28 @@ class Workspace:
         info.context.check_limit("limit", limit)
         rows = await info.context.events(self.tenant.workspace_id, limit)
         return [ChainEvent.from_row(r) for r in rows]
+
+    @strawberry.field(
+        description="The workspace's `kora.*` events as a Relay connection, newest first, with "
+        "opaque cursors (keyset on the chain order: pages never shift when events are appended)."
+    )
+    async def event_history(
+        self,
+        info: Info,
+        first: history.HistoryFirst = history_surface.DEFAULT_FIRST,
+        after: history.HistoryAfter = None,
+        types: history.EventTypes = None,
+    ) -> history.ChainEventConnection:
+        return await history.event_history(info.context, self.tenant, first, after, types)
+
+    @strawberry.field(
+        description="Recompute the hashes of the newest links of the workspace's chain (every "
+        "event type) and report the first broken link, if any."
+    )
+    async def chain_integrity(
+        self, info: Info, last: history.ChainLast = history.DEFAULT_LAST
+    ) -> history.ChainIntegrity:
+        return await history.chain_integrity(info.context, self.tenant, last)
 
     @strawberry.field(
         description="The active Constitution revision (highest revision number); null on a "

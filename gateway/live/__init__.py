@@ -1,0 +1,1 @@
+"""Live subscriptions over WebSocket: the graphql-transport-ws endpoint and the watcher."""
