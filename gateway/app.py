@@ -22,6 +22,9 @@ from gateway.execution import DocumentCache
 from gateway.graphiql import graphiql_page
 from gateway.http import GraphQLHTTP
 from gateway.logs import configure_logging
+from gateway.writes.capability_source import ToolCapabilitySource
+from gateway.writes.mcp import ToolLink
+from gateway.writes.service import WriteService
 
 log = logging.getLogger("gateway")
 
@@ -49,6 +52,18 @@ async def _graphql(request: Request) -> Response:
     return await handler(request)
 
 
+def _tool_link(settings: Settings) -> ToolLink | None:
+    """The MCP session for write-through, when GATEWAY_MCP_URL is set."""
+    if not settings.mcp_url:
+        return None
+    return ToolLink(
+        url=settings.mcp_url,
+        token=settings.mcp_token,
+        refresh_seconds=settings.mcp_refresh_seconds,
+        call_timeout=settings.mcp_call_timeout,
+    )
+
+
 def create_app(settings: Settings) -> Starlette:
     """Build the ASGI app. Nothing connects until the lifespan starts."""
     if not settings.database_url:
@@ -64,8 +79,12 @@ def create_app(settings: Settings) -> Starlette:
         await db.open()
         schema = build_schema()
         authenticator = NoAuth()
+        link = _tool_link(settings)
+        if link is not None:
+            await link.start()
         app.state.db = db
         app.state.authenticator = authenticator
+        app.state.mcp = link
         app.state.graphql = GraphQLHTTP(
             settings=settings,
             db=db,
@@ -75,10 +94,14 @@ def create_app(settings: Settings) -> Starlette:
             ),
             authenticator=authenticator,
             graphiql=graphiql_page(settings),
+            capability_source=None if link is None else ToolCapabilitySource(link),
+            writes=WriteService.from_settings(settings, link),
         )
         try:
             yield
         finally:
+            if link is not None:
+                await link.stop()
             await db.close()
 
     middleware = []

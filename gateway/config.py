@@ -93,6 +93,19 @@ class Settings:
     log_format: str = "json"
     log_level: str = "info"
     cors_origins: tuple[str, ...] = field(default_factory=tuple)
+    # -- writes (mutations, MCP write-through) --
+    mcp_url: str | None = None
+    """Streamable-HTTP endpoint of the substrate's MCP server. Unset: every write is deferred."""
+    mcp_token: str | None = None
+    """Bearer token sent to the MCP server, if it asks for one."""
+    mcp_refresh_seconds: float = 15.0
+    """How often the MCP server's tool list is fetched again (also refetched after a failure)."""
+    mcp_call_timeout: float = 5.0
+    """Seconds a tool call (or a tool listing) may take before the write answers MCP_TIMEOUT."""
+    write_max_payload_bytes: int = 64 * 1024
+    """Largest emitEvent payload, serialized as compact JSON, in bytes."""
+    write_max_content_chars: int = 16 * 1024
+    """Longest writeScratchpad content, in characters."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -120,6 +133,12 @@ class Settings:
                 f"GATEWAY_POOL_MIN_SIZE={self.pool_min_size} is larger than "
                 f"GATEWAY_POOL_MAX_SIZE={self.pool_max_size}"
             )
+        if self.write_max_payload_bytes >= self.max_body_bytes:
+            raise ConfigError(
+                f"GATEWAY_WRITE_MAX_PAYLOAD_BYTES={self.write_max_payload_bytes} does not fit in "
+                f"a request body (GATEWAY_MAX_BODY_BYTES={self.max_body_bytes}): lower it or "
+                "raise GATEWAY_MAX_BODY_BYTES"
+            )
 
     def redacted(self) -> dict[str, str]:
         """The effective settings by environment variable, secrets replaced by ``***``."""
@@ -133,7 +152,7 @@ class Settings:
             if value is None:
                 shown = ""
             elif spec.secret:
-                shown = _redact_dsn(str(value)) if f.name == "database_url" else "***"
+                shown = _redact_dsn(str(value)) if f.name in _URL_SECRETS else "***"
             elif isinstance(value, tuple):
                 shown = ",".join(value)
             elif isinstance(value, bool):
@@ -142,6 +161,10 @@ class Settings:
                 shown = str(value)
             out[spec.env] = shown
         return out
+
+
+_URL_SECRETS: Final = frozenset({"database_url", "mcp_url"})
+"""Secret settings that are URLs: only their password part is redacted."""
 
 
 def _redact_dsn(dsn: str) -> str:
@@ -155,6 +178,15 @@ class SettingSpec:
     parse: Callable[[str, str], Any]
     help: str
     secret: bool = False
+
+
+def _http_url(name: str, raw: str) -> str:
+    if not re.match(r"^https?://[^/\s]+(/\S*)?$", raw):
+        raise ConfigError(
+            f"{name}={raw!r} is not an http(s) URL: use the MCP server's streamable-HTTP "
+            "endpoint, e.g. http://127.0.0.1:9000/mcp"
+        )
+    return raw
 
 
 def _spec_int(low: int, high: int) -> Callable[[str, str], int]:
@@ -263,5 +295,44 @@ SETTINGS: Final[tuple[SettingSpec, ...]] = (
         "cors_origins",
         lambda _n, raw: _csv(raw),
         "comma-separated origins allowed by CORS; empty: none",
+    ),
+    # -- writes (mutations, MCP write-through) --
+    SettingSpec(
+        "GATEWAY_MCP_URL",
+        "mcp_url",
+        _http_url,
+        "streamable-HTTP endpoint of the substrate's MCP server; unset: writes are deferred",
+        secret=True,
+    ),
+    SettingSpec(
+        "GATEWAY_MCP_TOKEN",
+        "mcp_token",
+        lambda _n, raw: raw,
+        "bearer token sent to the MCP server (Authorization header); unset: none",
+        secret=True,
+    ),
+    SettingSpec(
+        "GATEWAY_MCP_REFRESH_SECONDS",
+        "mcp_refresh_seconds",
+        _spec_float(0.05, 3600),
+        "seconds between two fetches of the MCP server's tool list",
+    ),
+    SettingSpec(
+        "GATEWAY_MCP_CALL_TIMEOUT",
+        "mcp_call_timeout",
+        _spec_float(0.05, 120),
+        "seconds a tool call may take before the write answers MCP_TIMEOUT",
+    ),
+    SettingSpec(
+        "GATEWAY_WRITE_MAX_PAYLOAD_BYTES",
+        "write_max_payload_bytes",
+        _spec_int(2, 16 * 1024 * 1024),
+        "largest emitEvent payload, as compact JSON, in bytes",
+    ),
+    SettingSpec(
+        "GATEWAY_WRITE_MAX_CONTENT_CHARS",
+        "write_max_content_chars",
+        _spec_int(1, 1024 * 1024),
+        "longest writeScratchpad content, in characters",
     ),
 )

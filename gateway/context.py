@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gateway.auth import Principal
 from gateway.config import Settings
@@ -14,6 +14,9 @@ from gateway.loaders import Loaders, RlsRead
 from gateway.surfaces import capabilities, charter, events, policies, scratchpad
 from gateway.surfaces.constitution import ActiveRevision, RevisionDetail
 from gateway.surfaces.tenants import Tenant
+
+if TYPE_CHECKING:
+    from gateway.writes.service import WriteService
 
 
 @dataclass
@@ -30,6 +33,8 @@ class Context:
     """Workspaces this request touched, for the request log."""
     capability_source: Any = None
     """Optional provider of the capability row (the MCP write-through); None: the mirror."""
+    writes: WriteService | None = None
+    """The process's write service (mutations); None: every write is deferred."""
 
     def __post_init__(self) -> None:
         self.loaders = Loaders(self.db, concurrency=self.settings.pool_max_size)

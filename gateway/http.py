@@ -202,6 +202,7 @@ class GraphQLHTTP:
         authenticator: Authenticator,
         graphiql: Any = None,
         capability_source: Any = None,
+        writes: Any = None,
     ) -> None:
         self.settings = settings
         self.db = db
@@ -209,6 +210,7 @@ class GraphQLHTTP:
         self.authenticator = authenticator
         self.graphiql = graphiql
         self.capability_source = capability_source
+        self.writes = writes
 
     async def __call__(self, request: Request) -> Response:
         if request.method not in ("GET", "POST"):
@@ -258,6 +260,7 @@ class GraphQLHTTP:
                 principal=principal,
                 request_id=request_id,
                 capability_source=self.capability_source,
+                writes=self.writes,
             )
             status, body, headers = await self._execute(request, params, ctx, media)
             error_codes = [

@@ -6,13 +6,14 @@ import functools
 
 import strawberry
 
+from gateway.api.mutation import Mutation
 from gateway.api.workspace import Query
 
 
 @functools.cache
 def build_schema() -> strawberry.Schema:
     """The gateway's schema; built once per process on first use."""
-    return strawberry.Schema(query=Query)
+    return strawberry.Schema(query=Query, mutation=Mutation)
 
 
 def export_sdl() -> str:

@@ -1,0 +1,311 @@
+"""The MCP client: one long-lived session with the substrate's MCP server, and its tool list.
+
+``ToolLink`` owns a background task (started and stopped by the app's lifespan) that connects
+over streamable HTTP, lists the server's tools, and lists them again every
+``GATEWAY_MCP_REFRESH_SECONDS``, right after a failed call, and when a write finds the server
+unreachable. When the connection breaks, the task reconnects with a growing pause (at most the
+refresh interval). Request tasks call tools on the current session; every way a call can go wrong
+becomes one ``ToolCallError`` subclass, which says whether the tool may have run.
+
+    ToolCallError
+    ├── ToolUnavailable       not connected: nothing was sent
+    ├── ToolTimeout           sent, no answer in time: the tool may have run
+    ├── ToolConnectionLost    sent, the connection broke: the tool may have run
+    ├── ToolReportedError     the tool (or the server) answered with an error
+    └── ToolAnswerInvalid     the tool answered something that is not the agreed shape
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any, Final
+
+import orjson
+
+if TYPE_CHECKING:
+    from mcp import Client
+    from mcp_types import CallToolResult
+
+log = logging.getLogger("gateway.writes")
+
+FIRST_RETRY_SECONDS: Final = 0.25
+"""Pause before the first reconnection; it doubles up to the refresh interval."""
+MIN_ATTEMPT_GAP_SECONDS: Final = 0.2
+"""A write finding the server unreachable takes the outcome of an attempt begun this recently
+instead of asking for a new one."""
+MAX_TOOL_PAGES: Final = 100
+
+
+class ToolCallError(Exception):
+    """A tool call that did not produce an answer of the agreed shape."""
+
+    may_have_run: bool = False
+
+    def __init__(self, message: str, *, tool_code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.tool_code = tool_code
+        """The tool's own error code (``{"error": code}``), when it gave one."""
+
+
+class ToolUnavailable(ToolCallError):
+    pass
+
+
+class ToolTimeout(ToolCallError):
+    may_have_run = True
+
+
+class ToolConnectionLost(ToolCallError):
+    may_have_run = True
+
+
+class ToolReportedError(ToolCallError):
+    may_have_run = True
+
+
+class ToolAnswerInvalid(ToolCallError):
+    may_have_run = True
+
+
+def answer_of(result: CallToolResult) -> dict[str, Any]:
+    """The JSON object a tool answered: its structured content, else its text parsed as JSON."""
+    if result.is_error:
+        text = _text_of(result)
+        code, message = _tool_error_of(text)
+        raise ToolReportedError(message[:500] or "the tool reported an error", tool_code=code)
+    if isinstance(result.structured_content, dict):
+        return result.structured_content
+    try:
+        parsed = orjson.loads(_text_of(result))
+    except orjson.JSONDecodeError:
+        raise ToolAnswerInvalid("the tool's answer is not JSON") from None
+    if not isinstance(parsed, dict):
+        raise ToolAnswerInvalid("the tool's answer is not a JSON object")
+    return parsed
+
+
+def _tool_error_of(text: str) -> tuple[str | None, str]:
+    """A tool error's code and message: ``{"error": code, "message": ...}``, possibly after a
+    prefix the server adds (``Error executing tool <name>: {...}``); else no code, the text."""
+    start = text.find("{")
+    if start >= 0:
+        with contextlib.suppress(orjson.JSONDecodeError):
+            parsed = orjson.loads(text[start:])
+            if isinstance(parsed, dict) and isinstance(parsed.get("error"), str):
+                return parsed["error"], str(parsed.get("message") or parsed["error"])
+    return None, text
+
+
+def _text_of(result: CallToolResult) -> str:
+    return "".join(getattr(block, "text", "") for block in result.content)
+
+
+class ToolLink:
+    """The gateway's session with the substrate's MCP server (one per process)."""
+
+    def __init__(
+        self,
+        *,
+        url: str,
+        token: str | None = None,
+        refresh_seconds: float = 15.0,
+        call_timeout: float = 5.0,
+    ) -> None:
+        self.url = url
+        self.refresh_seconds = refresh_seconds
+        self.call_timeout = call_timeout
+        self._token = token
+        self._client: Client | None = None
+        self._tools: frozenset[str] | None = None
+        self._wake = asyncio.Event()
+        self._attempt = asyncio.Event()
+        self._attempt_started = float("-inf")
+        self._attempting = False
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+        self._reachable: bool | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start the session task and wait (at most the call timeout) for its first listing."""
+        self._task = asyncio.create_task(self._run(), name="gateway-mcp-link")
+        await self._fresh_attempt()
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        task, self._task = self._task, None
+        if task is None:
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(task), timeout=self.call_timeout + 1)
+        except (TimeoutError, Exception):
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+
+    # -- what the server offers -----------------------------------------------------------------
+
+    @property
+    def tools(self) -> frozenset[str] | None:
+        """The tools of the last successful listing; None while the server is unreachable."""
+        return self._tools
+
+    async def current_tools(self) -> frozenset[str] | None:
+        """The tools, asking for a new connection attempt first when the server is unreachable."""
+        if self._tools is None and not self._stopping:
+            await self._fresh_attempt()
+        return self._tools
+
+    def refresh_soon(self) -> None:
+        """List the tools again now (after a failure), instead of at the next interval."""
+        self._wake.set()
+
+    async def _fresh_attempt(self) -> None:
+        """Wait for the outcome of an attempt that started after this call (or just before it):
+        one made for an earlier caller may predate the server's return."""
+        arrival = time.monotonic()
+        deadline = arrival + self.call_timeout + 0.5
+        while not self._stopping:
+            fresh = self._attempt_started >= arrival - MIN_ATTEMPT_GAP_SECONDS
+            if fresh and not self._attempting:
+                return
+            if not fresh:
+                self._wake.set()
+            try:
+                await asyncio.wait_for(self._attempt.wait(), timeout=deadline - time.monotonic())
+            except TimeoutError:
+                return
+
+    # -- calls ----------------------------------------------------------------------------------
+
+    async def call(self, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+        """Call a tool and return its JSON answer; raises a ``ToolCallError`` otherwise."""
+        from mcp import MCPError
+        from mcp_types import CONNECTION_CLOSED
+
+        client = self._client
+        if client is None:
+            raise ToolUnavailable("the MCP server is unreachable")
+        try:
+            async with asyncio.timeout(self.call_timeout):
+                result = await client.call_tool(name, arguments)
+        except TimeoutError:
+            self.refresh_soon()
+            raise ToolTimeout(f"no answer within {self.call_timeout:g} s") from None
+        except MCPError as exc:
+            self.refresh_soon()
+            if exc.code == CONNECTION_CLOSED:
+                raise ToolConnectionLost("the connection to the MCP server broke") from None
+            raise ToolReportedError(f"the MCP server refused the call: {exc.message}") from None
+        except Exception as exc:
+            self.refresh_soon()
+            raise ToolConnectionLost(f"the call failed: {type(exc).__name__}") from None
+        return answer_of(result)
+
+    # -- the session task -----------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        pause = FIRST_RETRY_SECONDS
+        while not self._stopping:
+            try:
+                self._attempt_began()
+                async with self._connect() as client:
+                    self._client = client
+                    await self._list(client)
+                    pause = FIRST_RETRY_SECONDS
+                    while not self._stopping:
+                        await self._sleep(self.refresh_seconds)
+                        if not self._stopping:
+                            self._attempt_began()
+                            await self._list(client)
+            except Exception as exc:
+                self._mark_unreachable(exc)
+            finally:
+                self._client = None
+            if not self._stopping:
+                await self._sleep(pause)
+                pause = min(pause * 2, self.refresh_seconds)
+
+    @contextlib.asynccontextmanager
+    async def _connect(self) -> AsyncIterator[Client]:
+        import httpx2
+        from mcp import Client
+        from mcp.client.streamable_http import streamable_http_client
+        from mcp_types import Implementation
+
+        headers = {"Authorization": f"Bearer {self._token}"} if self._token else {}
+        timeout = httpx2.Timeout(self.call_timeout, read=300.0)
+        async with (
+            httpx2.AsyncClient(headers=headers, timeout=timeout) as http,
+            Client(
+                streamable_http_client(self.url, http_client=http),
+                cache=None,
+                client_info=Implementation(name="kora-gateway", version="0.1.0"),
+            ) as client,
+        ):
+            yield client
+
+    async def _list(self, client: Client) -> None:
+        names: set[str] = set()
+        cursor: str | None = None
+        async with asyncio.timeout(self.call_timeout):
+            for _ in range(MAX_TOOL_PAGES):
+                page = await client.list_tools(cursor=cursor)
+                names.update(tool.name for tool in page.tools)
+                cursor = page.next_cursor
+                if cursor is None:
+                    break
+        tools = frozenset(names)
+        if self._reachable is not True or tools != self._tools:
+            log.info(
+                "MCP server reachable",
+                extra={"mcp_url": _safe_url(self.url), "tools": sorted(tools)},
+            )
+        self._tools = tools
+        self._reachable = True
+        self._attempt_finished()
+
+    def _mark_unreachable(self, exc: BaseException) -> None:
+        self._tools = None
+        self._attempt_finished()
+        if self._reachable is not False:
+            log.warning(
+                "MCP server unreachable; writes answer MCP_UNAVAILABLE until it is back",
+                extra={"mcp_url": _safe_url(self.url), "error": _describe(exc)},
+            )
+        self._reachable = False
+
+    def _attempt_began(self) -> None:
+        self._attempt_started = time.monotonic()
+        self._attempting = True
+
+    def _attempt_finished(self) -> None:
+        self._attempting = False
+        done, self._attempt = self._attempt, asyncio.Event()
+        done.set()
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout=seconds)
+        self._wake.clear()
+
+
+def _describe(exc: BaseException) -> str:
+    """One line for the log: the innermost errors of an exception group, by type and text."""
+    if isinstance(exc, BaseExceptionGroup):
+        return "; ".join(_describe(e) for e in exc.exceptions)
+    return f"{type(exc).__name__}: {exc}"[:300]
+
+
+def _safe_url(url: str) -> str:
+    """The URL without credentials or query string, for logs."""
+    head, _, _query = url.partition("?")
+    scheme, sep, rest = head.partition("://")
+    return f"{scheme}{sep}{rest.rpartition('@')[2]}"
