@@ -15,7 +15,8 @@ from typing import Any
 
 from gateway.surfaces.capabilities import CapabilityRow, mirror_row, row_from_substrate
 from gateway.writes.deferred import CAPABILITY_ROW, TAG
-from gateway.writes.mcp import ToolCallError, ToolLink
+from gateway.writes.mcp import ToolLink
+from gateway.writes.tool_calls import ToolCallError
 
 log = logging.getLogger("gateway.writes")
 

@@ -5,14 +5,7 @@ over streamable HTTP, lists the server's tools, and lists them again every
 ``GATEWAY_MCP_REFRESH_SECONDS``, right after a failed call, and when a write finds the server
 unreachable. When the connection breaks, the task reconnects with a growing pause (at most the
 refresh interval). Request tasks call tools on the current session; every way a call can go wrong
-becomes one ``ToolCallError`` subclass, which says whether the tool may have run.
-
-    ToolCallError
-    ├── ToolUnavailable       not connected: nothing was sent
-    ├── ToolTimeout           sent, no answer in time: the tool may have run
-    ├── ToolConnectionLost    sent, the connection broke: the tool may have run
-    ├── ToolReportedError     the tool (or the server) answered with an error
-    └── ToolAnswerInvalid     the tool answered something that is not the agreed shape
+becomes one ``ToolCallError`` (see ``gateway.writes.tool_calls``).
 """
 
 from __future__ import annotations
@@ -24,11 +17,16 @@ import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any, Final
 
-import orjson
+from gateway.writes.tool_calls import (
+    ToolConnectionLost,
+    ToolReportedError,
+    ToolTimeout,
+    ToolUnavailable,
+    answer_of,
+)
 
 if TYPE_CHECKING:
     from mcp import Client
-    from mcp_types import CallToolResult
 
 log = logging.getLogger("gateway.writes")
 
@@ -38,71 +36,6 @@ MIN_ATTEMPT_GAP_SECONDS: Final = 0.2
 """A write finding the server unreachable takes the outcome of an attempt begun this recently
 instead of asking for a new one."""
 MAX_TOOL_PAGES: Final = 100
-
-
-class ToolCallError(Exception):
-    """A tool call that did not produce an answer of the agreed shape."""
-
-    may_have_run: bool = False
-
-    def __init__(self, message: str, *, tool_code: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.tool_code = tool_code
-        """The tool's own error code (``{"error": code}``), when it gave one."""
-
-
-class ToolUnavailable(ToolCallError):
-    pass
-
-
-class ToolTimeout(ToolCallError):
-    may_have_run = True
-
-
-class ToolConnectionLost(ToolCallError):
-    may_have_run = True
-
-
-class ToolReportedError(ToolCallError):
-    may_have_run = True
-
-
-class ToolAnswerInvalid(ToolCallError):
-    may_have_run = True
-
-
-def answer_of(result: CallToolResult) -> dict[str, Any]:
-    """The JSON object a tool answered: its structured content, else its text parsed as JSON."""
-    if result.is_error:
-        text = _text_of(result)
-        code, message = _tool_error_of(text)
-        raise ToolReportedError(message[:500] or "the tool reported an error", tool_code=code)
-    if isinstance(result.structured_content, dict):
-        return result.structured_content
-    try:
-        parsed = orjson.loads(_text_of(result))
-    except orjson.JSONDecodeError:
-        raise ToolAnswerInvalid("the tool's answer is not JSON") from None
-    if not isinstance(parsed, dict):
-        raise ToolAnswerInvalid("the tool's answer is not a JSON object")
-    return parsed
-
-
-def _tool_error_of(text: str) -> tuple[str | None, str]:
-    """A tool error's code and message: ``{"error": code, "message": ...}``, possibly after a
-    prefix the server adds (``Error executing tool <name>: {...}``); else no code, the text."""
-    start = text.find("{")
-    if start >= 0:
-        with contextlib.suppress(orjson.JSONDecodeError):
-            parsed = orjson.loads(text[start:])
-            if isinstance(parsed, dict) and isinstance(parsed.get("error"), str):
-                return parsed["error"], str(parsed.get("message") or parsed["error"])
-    return None, text
-
-
-def _text_of(result: CallToolResult) -> str:
-    return "".join(getattr(block, "text", "") for block in result.content)
 
 
 class ToolLink:
@@ -129,6 +62,8 @@ class ToolLink:
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._reachable: bool | None = None
+        self._refusal: str | None = None
+        """The last HTTP error status the server answered, for the unreachable log line."""
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -163,17 +98,22 @@ class ToolLink:
             await self._fresh_attempt()
         return self._tools
 
+    async def refresh(self) -> frozenset[str] | None:
+        """List the tools again now and wait (at most the call timeout) for the answer."""
+        await self._fresh_attempt(allowance=0.0)
+        return self._tools
+
     def refresh_soon(self) -> None:
         """List the tools again now (after a failure), instead of at the next interval."""
         self._wake.set()
 
-    async def _fresh_attempt(self) -> None:
+    async def _fresh_attempt(self, allowance: float = MIN_ATTEMPT_GAP_SECONDS) -> None:
         """Wait for the outcome of an attempt that started after this call (or just before it):
         one made for an earlier caller may predate the server's return."""
         arrival = time.monotonic()
         deadline = arrival + self.call_timeout + 0.5
         while not self._stopping:
-            fresh = self._attempt_started >= arrival - MIN_ATTEMPT_GAP_SECONDS
+            fresh = self._attempt_started >= arrival - allowance
             if fresh and not self._attempting:
                 return
             if not fresh:
@@ -242,8 +182,18 @@ class ToolLink:
 
         headers = {"Authorization": f"Bearer {self._token}"} if self._token else {}
         timeout = httpx2.Timeout(self.call_timeout, read=300.0)
+
+        async def note_refusal(response: httpx2.Response) -> None:
+            if response.status_code >= 400:
+                self._refusal = f"HTTP {response.status_code}" + (
+                    " (check GATEWAY_MCP_TOKEN)" if response.status_code in (401, 403) else ""
+                )
+
+        self._refusal = None
         async with (
-            httpx2.AsyncClient(headers=headers, timeout=timeout) as http,
+            httpx2.AsyncClient(
+                headers=headers, timeout=timeout, event_hooks={"response": [note_refusal]}
+            ) as http,
             Client(
                 streamable_http_client(self.url, http_client=http),
                 cache=None,
@@ -263,11 +213,13 @@ class ToolLink:
                 if cursor is None:
                     break
         tools = frozenset(names)
-        if self._reachable is not True or tools != self._tools:
+        if self._reachable is not True:
             log.info(
                 "MCP server reachable",
                 extra={"mcp_url": _safe_url(self.url), "tools": sorted(tools)},
             )
+        elif tools != self._tools:
+            log.info("MCP server's tools changed", extra={"tools": sorted(tools)})
         self._tools = tools
         self._reachable = True
         self._attempt_finished()
@@ -278,7 +230,10 @@ class ToolLink:
         if self._reachable is not False:
             log.warning(
                 "MCP server unreachable; writes answer MCP_UNAVAILABLE until it is back",
-                extra={"mcp_url": _safe_url(self.url), "error": _describe(exc)},
+                extra={
+                    "mcp_url": _safe_url(self.url),
+                    "error": _describe(exc) + (f"; {self._refusal}" if self._refusal else ""),
+                },
             )
         self._reachable = False
 

@@ -15,38 +15,34 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, Final, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import orjson
 
 from gateway.config import Settings
-from gateway.surfaces.scratchpad import KORA_AGENT_ID, ScratchpadEntry
+from gateway.surfaces.scratchpad import KORA_AGENT_ID
 from gateway.surfaces.tenants import Tenant
-from gateway.writes import deferred
+from gateway.writes import deferred, results
 from gateway.writes.deferred import TAG, Deviation
-from gateway.writes.mcp import (
-    ToolAnswerInvalid,
-    ToolCallError,
-    ToolConnectionLost,
-    ToolLink,
-    ToolReportedError,
-    ToolTimeout,
-)
+from gateway.writes.mcp import ToolLink
 from gateway.writes.outcomes import (
     Deferred,
     EmitOutcome,
     EmitRequest,
-    Emitted,
     Failed,
     FailureCode,
     Invalid,
     ScratchpadOutcome,
     ScratchpadRequest,
-    ScratchpadWritten,
+)
+from gateway.writes.tool_calls import (
+    ToolAnswerInvalid,
+    ToolCallError,
+    ToolConnectionLost,
+    ToolReportedError,
+    ToolTimeout,
 )
 from gateway.writes.validation import Limits, check_emit, check_scratchpad
 
@@ -54,13 +50,6 @@ log = logging.getLogger("gateway.writes")
 
 T = TypeVar("T")
 Unwritten = Deferred | Failed | Invalid
-RETRY_AFTER: Final[dict[FailureCode, int | None]] = {
-    "MCP_UNAVAILABLE": 2,
-    "MCP_TIMEOUT": 1,
-    "MCP_CONNECTION_LOST": 1,
-    "TOOL_FAILED": 1,
-    "BAD_TOOL_ANSWER": None,
-}
 
 
 class WriteContext(Protocol):
@@ -122,7 +111,9 @@ class WriteService:
             arguments,
             ctx.request_id,
         )
-        outcome: EmitOutcome = await self._once(write, lambda answer: _emitted(request, answer))
+        outcome: EmitOutcome = await self._once(
+            write, lambda answer: results.emitted(request, answer)
+        )
         return outcome
 
     async def write_scratchpad(
@@ -147,7 +138,7 @@ class WriteService:
             ctx.request_id,
         )
         outcome: ScratchpadOutcome = await self._once(
-            write, lambda answer: _scratchpad_written(request, answer)
+            write, lambda answer: results.scratchpad_written(request, answer)
         )
         return outcome
 
@@ -162,7 +153,7 @@ class WriteService:
         running = self._attempts.get(key)
         if running is not None:
             if running.fingerprint != fingerprint:
-                return _key_reused()
+                return results.key_reused()
             return await asyncio.shield(running.task)
         attempt = _Attempt(fingerprint, asyncio.create_task(self._attempt(write, parse)))
         self._attempts[key] = attempt
@@ -189,9 +180,14 @@ class WriteService:
             answer = await link.call(dev.missing_tool, write.arguments)
         except ToolReportedError as exc:
             if exc.tool_code == "idempotency_key_reused":
-                return _key_reused()
+                return results.key_reused()
             if exc.tool_code == "unknown_workspace":
-                return _unknown_workspace()
+                return results.unknown_workspace()
+            if exc.tool_code is None:
+                # Perhaps the tool was withdrawn since the last listing ("Unknown tool").
+                tools = await link.refresh()
+                if tools is not None and dev.missing_tool not in tools:
+                    return self._defer(write, configured=True)
             return self._fail(write, "TOOL_FAILED", exc.message)
         except ToolTimeout as exc:
             return self._fail(write, "MCP_TIMEOUT", exc.message)
@@ -219,7 +215,8 @@ class WriteService:
             f"{TAG} write failed",
             extra={**_log_fields(write), "code": code, "retryable": retryable, "detail": detail},
         )
-        return Failed(code, _failure_message(write, code), retryable, RETRY_AFTER[code])
+        message = results.failure_message(write.deviation.missing_tool, code, write.request_id)
+        return Failed(code, message, retryable, results.RETRY_AFTER[code])
 
 
 def _log_fields(write: _Write) -> dict[str, Any]:
@@ -234,77 +231,9 @@ def _log_fields(write: _Write) -> dict[str, Any]:
     }
 
 
-def _failure_message(write: _Write, code: FailureCode) -> str:
-    tool = write.deviation.missing_tool
-    retry = "Retry with the same idempotencyKey: the substrate writes it at most once."
-    if code == "MCP_UNAVAILABLE":
-        return f"The substrate's MCP server is unreachable; nothing was written. {retry}"
-    if code == "MCP_TIMEOUT":
-        return f"`{tool}` did not answer in time; the write may or may not have happened. {retry}"
-    if code == "MCP_CONNECTION_LOST":
-        return (
-            f"The connection to the MCP server broke during `{tool}`; the write may or may not "
-            f"have happened. {retry}"
-        )
-    if code == "TOOL_FAILED":
-        return (
-            f"`{tool}` reported an error (the gateway's log has it, under request id "
-            f"{write.request_id}). {retry}"
-        )
-    return (
-        f"`{tool}` answered in a shape the gateway does not understand; the write may have "
-        f"happened. Retrying will not help: tell the gateway's operators (request id "
-        f"{write.request_id})."
-    )
-
-
 async def _check_workspace(
     ctx: WriteContext, request: EmitRequest | ScratchpadRequest
 ) -> Invalid | None:
     if await ctx.tenant(request.workspace_id) is None:
-        return _unknown_workspace()
+        return results.unknown_workspace()
     return None
-
-
-def _unknown_workspace() -> Invalid:
-    return Invalid(
-        "workspaceId", "UNKNOWN_WORKSPACE", "No workspace has this id: check `workspaceId`."
-    )
-
-
-def _key_reused() -> Invalid:
-    return Invalid(
-        "idempotencyKey",
-        "KEY_REUSED",
-        "This idempotencyKey was already used for a different write in this workspace: use a "
-        "new key for new content, and the same key only to retry the same write.",
-    )
-
-
-def _timestamp(value: Any) -> datetime:
-    parsed = datetime.fromisoformat(str(value))
-    if parsed.tzinfo is None:
-        raise ValueError("timestamp without a UTC offset")
-    return parsed
-
-
-def _emitted(request: EmitRequest, answer: dict[str, Any]) -> Emitted:
-    return Emitted(
-        event_id=str(uuid.UUID(str(answer["event_id"]))),
-        workspace_id=request.workspace_id,
-        event_type=request.event_type,
-        payload=request.payload,
-        occurred_at=_timestamp(answer["occurred_at"]),
-        idempotency_key=request.idempotency_key,
-    )
-
-
-def _scratchpad_written(request: ScratchpadRequest, answer: dict[str, Any]) -> ScratchpadWritten:
-    entry = ScratchpadEntry(
-        entry_id=str(uuid.UUID(str(answer["entry_id"]))),
-        agent_id=KORA_AGENT_ID,
-        kind=request.kind,
-        content=request.content,
-        created_at=_timestamp(answer["created_at"]),
-    )
-    return ScratchpadWritten(entry)

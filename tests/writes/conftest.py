@@ -3,25 +3,29 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
 
 import asyncpg
 import pytest
 
+from gateway.config import Settings
 from tests.writes.support import McpServerProcess
 
 _serial = itertools.count(1)
+MCP_TOKEN = "test-mcp-token"
 
 
 @pytest.fixture(scope="session")
 def mcp_process(
     admin_dsn: str, writer_dsn: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[McpServerProcess]:
-    """One test MCP server for the session, offering every tool."""
+    """One test MCP server for the session, offering every tool, asking for a bearer token."""
     server = McpServerProcess(
         admin_dsn=admin_dsn,
         writer_dsn=writer_dsn,
         log_path=tmp_path_factory.mktemp("mcp") / "mcp.log",
+        token=MCP_TOKEN,
     ).start()
     yield server
     server.stop()
@@ -37,6 +41,18 @@ async def mcp_server(mcp_process: McpServerProcess) -> AsyncIterator[McpServerPr
     await mcp_process.control(**reset, reset_calls=True)
     yield mcp_process
     await mcp_process.control(**reset)
+
+
+@pytest.fixture
+def mcp_settings(
+    make_settings: Callable[..., Settings], mcp_server: McpServerProcess
+) -> Callable[..., Settings]:
+    """Settings of a gateway writing through the session's MCP server, with overrides."""
+
+    def make(**overrides: Any) -> Settings:
+        return make_settings(**{"mcp_url": mcp_server.url, "mcp_token": MCP_TOKEN, **overrides})
+
+    return make
 
 
 @pytest.fixture

@@ -101,13 +101,13 @@ async def test_without_mcp_url_every_write_is_deferred_and_logged_once(
 
 
 async def test_server_without_the_tools_defers_with_their_deviation_ids(
-    make_settings: Callable[..., Settings],
+    mcp_settings: Callable[..., Settings],
     mcp_server: McpServerProcess,
     workspace: str,
     admin_conn: asyncpg.Connection,
 ) -> None:
     await mcp_server.control(tools=[])
-    async with running_app(make_settings(mcp_url=mcp_server.url)) as client:
+    async with running_app(mcp_settings()) as client:
         emitted = await client.gql(EMIT, emit_input(workspace, f"k-{uuid.uuid4()}"))
         written = await client.gql(WRITE_SCRATCHPAD, scratchpad_input(workspace, "k-12345678"))
         back = await client.gql(READ_BACK, {"id": workspace})
@@ -122,14 +122,14 @@ async def test_server_without_the_tools_defers_with_their_deviation_ids(
 
 
 async def test_the_same_call_is_written_through_once_the_tool_ships(
-    make_settings: Callable[..., Settings],
+    mcp_settings: Callable[..., Settings],
     mcp_server: McpServerProcess,
     workspace: str,
     admin_conn: asyncpg.Connection,
 ) -> None:
     await mcp_server.control(tools=["scratchpad"])
     variables = emit_input(workspace, f"k-{uuid.uuid4()}")
-    settings = make_settings(mcp_url=mcp_server.url, mcp_refresh_seconds=0.1)
+    settings = mcp_settings(mcp_refresh_seconds=0.1)
     async with running_app(settings) as client:
         first = await client.gql(EMIT, variables)
         assert first.data["emitEvent"]["__typename"] == "DeferredError"

@@ -63,15 +63,31 @@ async def test_unreachable_server_answers_a_retryable_failure_logged_once(
     ]
 
 
-async def test_failure_inside_the_tool_writes_nothing_and_the_retry_writes_once(
+async def test_a_server_refusing_the_token_is_unavailable_and_says_why_in_the_log(
     make_settings: Callable[..., Settings],
+    mcp_server: McpServerProcess,
+    workspace: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="gateway.writes")
+    settings = make_settings(mcp_url=mcp_server.url, mcp_token="wrong-token")
+    async with running_app(settings) as client:
+        answer = result(await client.gql(EMIT, emit_input(workspace, f"k-{uuid.uuid4()}")))
+    assert (answer["__typename"], answer["code"]) == ("WriteFailed", "MCP_UNAVAILABLE")
+    (unreachable,) = [r for r in caplog.records if r.getMessage().startswith("MCP server unre")]
+    assert "401" in unreachable.error
+    assert "wrong-token" not in caplog.text
+
+
+async def test_failure_inside_the_tool_writes_nothing_and_the_retry_writes_once(
+    mcp_settings: Callable[..., Settings],
     mcp_server: McpServerProcess,
     workspace: str,
     admin_conn: asyncpg.Connection,
 ) -> None:
     await mcp_server.control(fault={"mode": "error_before_commit", "times": 1})
     variables = emit_input(workspace, f"k-{uuid.uuid4()}")
-    async with running_app(make_settings(mcp_url=mcp_server.url)) as client:
+    async with running_app(mcp_settings()) as client:
         failed = result(await client.gql(EMIT, variables))
         assert (failed["__typename"], failed["code"], failed["retryable"]) == (
             "WriteFailed",
@@ -86,14 +102,14 @@ async def test_failure_inside_the_tool_writes_nothing_and_the_retry_writes_once(
 
 
 async def test_lost_answer_then_retry_returns_the_first_event_not_a_second(
-    make_settings: Callable[..., Settings],
+    mcp_settings: Callable[..., Settings],
     mcp_server: McpServerProcess,
     workspace: str,
     admin_conn: asyncpg.Connection,
 ) -> None:
     await mcp_server.control(fault={"mode": "hang_after_commit", "seconds": 1.5, "times": 1})
     variables = emit_input(workspace, f"k-{uuid.uuid4()}")
-    settings = make_settings(mcp_url=mcp_server.url, mcp_call_timeout=0.4)
+    settings = mcp_settings(mcp_call_timeout=0.4)
     async with running_app(settings) as client:
         lost = result(await client.gql(EMIT, variables))
         assert (lost["__typename"], lost["code"], lost["retryable"]) == (
@@ -109,14 +125,14 @@ async def test_lost_answer_then_retry_returns_the_first_event_not_a_second(
 
 
 async def test_concurrent_duplicates_make_one_call_and_one_row(
-    make_settings: Callable[..., Settings],
+    mcp_settings: Callable[..., Settings],
     mcp_server: McpServerProcess,
     workspace: str,
     admin_conn: asyncpg.Connection,
 ) -> None:
     await mcp_server.control(fault={"mode": "slow", "seconds": 0.3, "times": 1})
     variables = emit_input(workspace, f"k-{uuid.uuid4()}")
-    async with running_app(make_settings(mcp_url=mcp_server.url)) as client:
+    async with running_app(mcp_settings()) as client:
         answers = await asyncio.gather(*(client.gql(EMIT, variables) for _ in range(6)))
     results = [result(a) for a in answers]
     assert {r["__typename"] for r in results} == {"EmittedEvent"}
@@ -126,13 +142,13 @@ async def test_concurrent_duplicates_make_one_call_and_one_row(
 
 
 async def test_two_gateway_processes_retrying_one_key_write_one_row(
-    make_settings: Callable[..., Settings],
+    mcp_settings: Callable[..., Settings],
     mcp_server: McpServerProcess,
     workspace: str,
     admin_conn: asyncpg.Connection,
 ) -> None:
     variables = emit_input(workspace, f"k-{uuid.uuid4()}")
-    settings = make_settings(mcp_url=mcp_server.url)
+    settings = mcp_settings()
     async with running_app(settings) as one, running_app(settings) as two:
         answers = await asyncio.gather(
             *(client.gql(EMIT, variables) for client in (one, two, one, two))
@@ -143,15 +159,15 @@ async def test_two_gateway_processes_retrying_one_key_write_one_row(
 
 
 async def test_one_key_for_two_different_writes_is_refused(
-    make_settings: Callable[..., Settings],
+    mcp_settings: Callable[..., Settings],
     mcp_server: McpServerProcess,
     workspace: str,
     admin_conn: asyncpg.Connection,
 ) -> None:
     first = emit_input(workspace, f"k-{uuid.uuid4()}")
     second = {"input": {**first["input"], "payload": {"to": "someone else"}}}  # type: ignore[dict-item]
-    await mcp_server.control(fault={"mode": "slow", "seconds": 1.0, "times": 1})
-    async with running_app(make_settings(mcp_url=mcp_server.url)) as client:
+    await mcp_server.control(fault={"mode": "slow", "seconds": 0.5, "times": 1})
+    async with running_app(mcp_settings()) as client:
         # While the first is in flight in this process, and after it was written.
         in_flight = asyncio.create_task(client.gql(EMIT, first))
         await wait_for_calls(mcp_server, 1)
@@ -166,14 +182,14 @@ async def test_one_key_for_two_different_writes_is_refused(
 
 
 async def test_connection_lost_mid_call_then_server_back_retry_writes_once(
-    make_settings: Callable[..., Settings],
+    mcp_settings: Callable[..., Settings],
     mcp_server: McpServerProcess,
     workspace: str,
     admin_conn: asyncpg.Connection,
 ) -> None:
     await mcp_server.control(fault={"mode": "crash_after_commit", "times": 1})
     variables = emit_input(workspace, f"k-{uuid.uuid4()}")
-    settings = make_settings(mcp_url=mcp_server.url, mcp_refresh_seconds=30)
+    settings = mcp_settings(mcp_refresh_seconds=30)
     async with running_app(settings) as client:
         lost = result(await client.gql(EMIT, variables))
         assert (lost["__typename"], lost["code"], lost["retryable"]) == (

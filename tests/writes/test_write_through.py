@@ -18,12 +18,12 @@ def key() -> str:
 
 
 async def test_emit_is_written_visible_and_chained(
-    make_settings: Callable[..., Settings],
+    mcp_settings: Callable[..., Settings],
     mcp_server: McpServerProcess,
     workspace: str,
     admin_conn: asyncpg.Connection,
 ) -> None:
-    settings = make_settings(mcp_url=mcp_server.url)
+    settings = mcp_settings()
     async with running_app(settings) as client:
         answers = []
         for n in range(3):
@@ -56,9 +56,9 @@ async def test_emit_is_written_visible_and_chained(
 
 
 async def test_scratchpad_is_written_and_visible(
-    make_settings: Callable[..., Settings], mcp_server: McpServerProcess, workspace: str
+    mcp_settings: Callable[..., Settings], mcp_server: McpServerProcess, workspace: str
 ) -> None:
-    async with running_app(make_settings(mcp_url=mcp_server.url)) as client:
+    async with running_app(mcp_settings()) as client:
         variables = {
             "input": {
                 "workspaceId": workspace,
