@@ -133,12 +133,6 @@ class Settings:
                 f"GATEWAY_POOL_MIN_SIZE={self.pool_min_size} is larger than "
                 f"GATEWAY_POOL_MAX_SIZE={self.pool_max_size}"
             )
-        if self.write_max_payload_bytes >= self.max_body_bytes:
-            raise ConfigError(
-                f"GATEWAY_WRITE_MAX_PAYLOAD_BYTES={self.write_max_payload_bytes} does not fit in "
-                f"a request body (GATEWAY_MAX_BODY_BYTES={self.max_body_bytes}): lower it or "
-                "raise GATEWAY_MAX_BODY_BYTES"
-            )
 
     def redacted(self) -> dict[str, str]:
         """The effective settings by environment variable, secrets replaced by ``***``."""

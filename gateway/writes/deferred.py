@@ -60,7 +60,7 @@ def deferred_message(deviation: Deviation, *, configured: bool) -> str:
         else "the gateway has no MCP server configured (GATEWAY_MCP_URL is unset)"
     )
     return (
-        f"{TAG} Not written: {why} ({deviation.deviation_id}; closes when "
-        f"{deviation.closes_when}). Nothing was changed; send the same call again, with the "
-        "same idempotencyKey, once the tool is available."
+        f"{TAG} Not written: {why}. Deviation {deviation.deviation_id} closes when "
+        f"{deviation.closes_when}. Nothing was changed; send the same call again, with the same "
+        "idempotencyKey, once the tool is available."
     )
