@@ -1,4 +1,4 @@
-"""A real `gateway serve` process writing through the test MCP server, and its deferred-write log."""
+"""A real `gateway serve` writing through the test MCP server, and its deferred-write log."""
 
 from __future__ import annotations
 

@@ -28,7 +28,7 @@ def test_write_settings_are_read_and_bounded() -> None:
         1.0,
     )
     assert (settings.write_max_payload_bytes, settings.write_max_content_chars) == (1024, 200)
-    with pytest.raises(ConfigError, match="GATEWAY_MCP_CALL_TIMEOUT=0.0 is out of range"):
+    with pytest.raises(ConfigError, match=r"GATEWAY_MCP_CALL_TIMEOUT=0\.0 is out of range"):
         Settings.from_env({"GATEWAY_MCP_CALL_TIMEOUT": "0"})
 
 
