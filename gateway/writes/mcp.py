@@ -80,7 +80,7 @@ class ToolLink:
             return
         try:
             await asyncio.wait_for(asyncio.shield(task), timeout=self.call_timeout + 1)
-        except (TimeoutError, Exception):
+        except Exception:
             task.cancel()
             with contextlib.suppress(BaseException):
                 await task
@@ -156,7 +156,11 @@ class ToolLink:
         while not self._stopping:
             try:
                 self._attempt_began()
-                async with self._connect() as client:
+                async with contextlib.AsyncExitStack() as stack:
+                    # The handshake too is bounded: a server that accepts and never answers
+                    # must not hold the session task.
+                    async with asyncio.timeout(self.call_timeout):
+                        client = await stack.enter_async_context(self._connect())
                     self._client = client
                     await self._list(client)
                     pause = FIRST_RETRY_SECONDS
@@ -165,6 +169,8 @@ class ToolLink:
                         if not self._stopping:
                             self._attempt_began()
                             await self._list(client)
+            except TimeoutError:
+                self._mark_unreachable(TimeoutError(f"no answer within {self.call_timeout:g} s"))
             except Exception as exc:
                 self._mark_unreachable(exc)
             finally:
@@ -256,7 +262,8 @@ def _describe(exc: BaseException) -> str:
     """One line for the log: the innermost errors of an exception group, by type and text."""
     if isinstance(exc, BaseExceptionGroup):
         return "; ".join(_describe(e) for e in exc.exceptions)
-    return f"{type(exc).__name__}: {exc}"[:300]
+    text = str(exc)
+    return (f"{type(exc).__name__}: {text}" if text else type(exc).__name__)[:300]
 
 
 def _safe_url(url: str) -> str:

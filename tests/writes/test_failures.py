@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -61,6 +62,34 @@ async def test_unreachable_server_answers_a_retryable_failure_logged_once(
     assert [(r.deviation_id, r.workspace, r.idempotency_key, r.code) for r in failed] == [
         ("D-kr2-st4-no-chain-emit-mcp-tool", workspace, idempotency_key, "MCP_UNAVAILABLE")
     ]
+
+
+async def test_a_server_that_never_answers_delays_neither_start_nor_writes(
+    make_settings: Callable[..., Settings], workspace: str
+) -> None:
+    done = asyncio.Event()
+
+    async def swallow(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(65536)
+        await done.wait()  # accepts, reads, never answers
+        writer.close()
+
+    silent = await asyncio.start_server(swallow, "127.0.0.1", 0)
+    port = silent.sockets[0].getsockname()[1]
+    settings = make_settings(mcp_url=f"http://127.0.0.1:{port}/mcp", mcp_call_timeout=0.3)
+    started = time.monotonic()
+    try:
+        async with running_app(settings) as client:
+            answer = result(await client.gql(EMIT, emit_input(workspace, f"k-{uuid.uuid4()}")))
+    finally:
+        done.set()
+        silent.close()
+    assert (answer["__typename"], answer["code"], answer["retryable"]) == (
+        "WriteFailed",
+        "MCP_UNAVAILABLE",
+        True,
+    )
+    assert time.monotonic() - started < 5  # start, write and stop, each bounded by the timeout
 
 
 async def test_a_server_refusing_the_token_is_unavailable_and_says_why_in_the_log(
