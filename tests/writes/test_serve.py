@@ -19,6 +19,7 @@ async def test_served_gateway_writes_through_then_defers_and_logs_it_once(
 ) -> None:
     env = {
         "DATABASE_URL": reader_dsn,
+        "GATEWAY_AUTH_MODE": "none",
         "GATEWAY_LOG_FORMAT": "json",
         "GATEWAY_MCP_URL": mcp_server.url,
         "GATEWAY_MCP_TOKEN": MCP_TOKEN,
