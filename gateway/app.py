@@ -26,6 +26,9 @@ from gateway.live.watcher import Watcher
 from gateway.logs import configure_logging
 from gateway.operations import build_persisted, build_telemetry, metrics_endpoint
 from gateway.security import build_authenticator, document_rules
+from gateway.writes.capability_source import ToolCapabilitySource
+from gateway.writes.mcp import ToolLink
+from gateway.writes.service import WriteService
 
 log = logging.getLogger("gateway")
 
@@ -65,6 +68,18 @@ async def _graphql_ws(websocket: WebSocket) -> None:
     await endpoint(websocket)
 
 
+def _tool_link(settings: Settings) -> ToolLink | None:
+    """The MCP session for write-through, when GATEWAY_MCP_URL is set."""
+    if not settings.mcp_url:
+        return None
+    return ToolLink(
+        url=settings.mcp_url,
+        token=settings.mcp_token,
+        refresh_seconds=settings.mcp_refresh_seconds,
+        call_timeout=settings.mcp_call_timeout,
+    )
+
+
 def create_app(settings: Settings) -> Starlette:
     """Build the ASGI app. Nothing connects until the lifespan starts."""
     if not settings.database_url:
@@ -96,6 +111,10 @@ def create_app(settings: Settings) -> Starlette:
         app.state.db = db
         app.state.authenticator = authenticator
         app.state.telemetry = telemetry
+        link = _tool_link(settings)
+        if link is not None:
+            await link.start()
+        app.state.mcp = link
         app.state.graphql = GraphQLHTTP(
             settings=settings,
             db=db,
@@ -104,6 +123,8 @@ def create_app(settings: Settings) -> Starlette:
             graphiql=graphiql.page if graphiql is not None else None,
             telemetry=telemetry,
             persisted=build_persisted(settings, documents.prepare),
+            capability_source=None if link is None else ToolCapabilitySource(link),
+            writes=WriteService.from_settings(settings, link),
         )
         # Live subscriptions: one watcher per process, stopped before the pool closes.
         watcher = Watcher(db, settings, dsn=dsn)
@@ -119,6 +140,8 @@ def create_app(settings: Settings) -> Starlette:
             yield
         finally:
             await watcher.stop()
+            if link is not None:
+                await link.stop()
             await db.close()
             telemetry.close()
 

@@ -151,6 +151,19 @@ class Settings:
     """Most live subscriptions in one gateway process."""
     live_queue_size: int = 1000
     """Events waiting for one subscriber before it is dropped as a slow consumer."""
+    # -- writes (mutations, MCP write-through) --
+    mcp_url: str | None = None
+    """Streamable-HTTP endpoint of the substrate's MCP server. Unset: every write is deferred."""
+    mcp_token: str | None = None
+    """Bearer token sent to the MCP server, if it asks for one."""
+    mcp_refresh_seconds: float = 15.0
+    """How often the MCP server's tool list is fetched again (also refetched after a failure)."""
+    mcp_call_timeout: float = 5.0
+    """Seconds a tool call (or a tool listing) may take before the write answers MCP_TIMEOUT."""
+    write_max_payload_bytes: int = 64 * 1024
+    """Largest emitEvent payload, serialized as compact JSON, in bytes."""
+    write_max_content_chars: int = 16 * 1024
+    """Longest writeScratchpad content, in characters."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -253,7 +266,7 @@ class Settings:
             if value is None:
                 shown = ""
             elif spec.secret:
-                shown = _redact_dsn(str(value)) if f.name == "database_url" else "***"
+                shown = _redact_dsn(str(value)) if f.name in _URL_SECRETS else "***"
             elif isinstance(value, tuple):
                 shown = ",".join(value)
             elif isinstance(value, bool):
@@ -293,6 +306,10 @@ def _optional_path(_name: str, raw: str) -> Path:
     return Path(raw)
 
 
+_URL_SECRETS: Final = frozenset({"database_url", "mcp_url"})
+"""Secret settings that are URLs: only their password part is redacted."""
+
+
 def _redact_dsn(dsn: str) -> str:
     return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", dsn)
 
@@ -304,6 +321,15 @@ class SettingSpec:
     parse: Callable[[str, str], Any]
     help: str
     secret: bool = False
+
+
+def _http_url(name: str, raw: str) -> str:
+    if not re.match(r"^https?://[^/\s]+(/\S*)?$", raw):
+        raise ConfigError(
+            f"{name}={raw!r} is not an http(s) URL: use the MCP server's streamable-HTTP "
+            "endpoint, e.g. http://127.0.0.1:9000/mcp"
+        )
+    return raw
 
 
 def _spec_int(low: int, high: int) -> Callable[[str, str], int]:
@@ -601,5 +627,44 @@ SETTINGS: Final[tuple[SettingSpec, ...]] = (
         "live_queue_size",
         _spec_int(1, 1_000_000),
         "events waiting for one subscriber before it is dropped as a slow consumer (4413)",
+    ),
+    # -- writes (mutations, MCP write-through) --
+    SettingSpec(
+        "GATEWAY_MCP_URL",
+        "mcp_url",
+        _http_url,
+        "streamable-HTTP endpoint of the substrate's MCP server; unset: writes are deferred",
+        secret=True,
+    ),
+    SettingSpec(
+        "GATEWAY_MCP_TOKEN",
+        "mcp_token",
+        lambda _n, raw: raw,
+        "bearer token sent to the MCP server (Authorization header); unset: none",
+        secret=True,
+    ),
+    SettingSpec(
+        "GATEWAY_MCP_REFRESH_SECONDS",
+        "mcp_refresh_seconds",
+        _spec_float(0.05, 3600),
+        "seconds between two fetches of the MCP server's tool list",
+    ),
+    SettingSpec(
+        "GATEWAY_MCP_CALL_TIMEOUT",
+        "mcp_call_timeout",
+        _spec_float(0.05, 120),
+        "seconds a tool call may take before the write answers MCP_TIMEOUT",
+    ),
+    SettingSpec(
+        "GATEWAY_WRITE_MAX_PAYLOAD_BYTES",
+        "write_max_payload_bytes",
+        _spec_int(2, 16 * 1024 * 1024),
+        "largest emitEvent payload, as compact JSON, in bytes",
+    ),
+    SettingSpec(
+        "GATEWAY_WRITE_MAX_CONTENT_CHARS",
+        "write_max_content_chars",
+        _spec_int(1, 1024 * 1024),
+        "longest writeScratchpad content, in characters",
     ),
 )

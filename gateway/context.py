@@ -19,6 +19,7 @@ from gateway.surfaces.tenants import Tenant
 
 if TYPE_CHECKING:
     from gateway.live.session import LiveSession
+    from gateway.writes.service import WriteService
 
 
 @dataclass
@@ -37,6 +38,8 @@ class Context:
     """Optional provider of the capability row (the MCP write-through); None: the mirror."""
     live: LiveSession | None = None
     """The WebSocket connection an operation runs on (subscriptions need it); None over HTTP."""
+    writes: WriteService | None = None
+    """The process's write service (mutations); None: every write is deferred."""
 
     def __post_init__(self) -> None:
         self.loaders = Loaders(self.db, concurrency=self.settings.pool_max_size)

@@ -214,6 +214,7 @@ class GraphQLHTTP:
         capability_source: Any = None,
         telemetry: Telemetry | None = None,
         persisted: PersistedQueries | None = None,
+        writes: Any = None,
     ) -> None:
         self.settings = settings
         self.db = db
@@ -227,6 +228,7 @@ class GraphQLHTTP:
             persisted = PersistedQueries(mode="off", max_bytes=0)
         self.telemetry = telemetry
         self.persisted = persisted
+        self.writes = writes
 
     async def __call__(self, request: Request) -> Response:
         accept = request.headers.get("accept")
@@ -281,6 +283,7 @@ class GraphQLHTTP:
             principal=principal,
             request_id=record.request_id,
             capability_source=self.capability_source,
+            writes=self.writes,
         )
         record.stats = ctx.stats
         try:

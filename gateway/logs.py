@@ -80,3 +80,5 @@ def configure_logging(*, fmt: str, level: str) -> None:
         logging.getLogger(name).propagate = True
     # One line per request comes from gateway.request; uvicorn's access log would repeat it.
     logging.getLogger("uvicorn.access").disabled = True
+    # The MCP client's HTTP library logs every request at INFO; the gateway logs what matters.
+    logging.getLogger("httpx2").setLevel(max(logging.WARNING, root.level))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -41,13 +42,11 @@ EVENTS = GraphQLRequest(
 # The deferred scratchpad write (the same document as in tests/js/clients.mjs).
 WRITE_NOTE = GraphQLRequest(
     """
-    mutation WriteNote($workspaceId: ID!, $content: String!) {
-      writeScratchpadEntry(
-        workspaceId: $workspaceId, agentId: "kora", kind: "note", content: $content
-      ) {
+    mutation WriteNote($input: WriteScratchpadInput!) {
+      writeScratchpad(input: $input) {
         __typename
-        ... on ScratchpadEntryWritten { entryId createdAt }
-        ... on WriteDeferred { deviationId message }
+        ... on ScratchpadEntry { entryId createdAt }
+        ... on DeferredError { deviationId message }
       }
     }
     """
@@ -100,14 +99,22 @@ async def test_gql_mutation_branches_on_typename(session: AsyncClientSession) ->
     if session.client.schema.mutation_type is None:
         pytest.skip("the schema has no Mutation type yet: enable when the write mutations land")
     request = GraphQLRequest(
-        WRITE_NOTE, variable_values={"workspaceId": DEMO_WS, "content": "written by gql"}
+        WRITE_NOTE,
+        variable_values={
+            "input": {
+                "workspaceId": DEMO_WS,
+                "kind": "note",
+                "content": "written by gql",
+                "idempotencyKey": f"gql-{uuid.uuid4()}",
+            }
+        },
     )
-    outcome = (await session.execute(request))["writeScratchpadEntry"]
+    outcome = (await session.execute(request))["writeScratchpad"]
     match outcome["__typename"]:
-        case "WriteDeferred":
+        case "DeferredError":
             assert outcome["deviationId"] == DEFERRED_SCRATCHPAD
             assert "[kora.isokron.todo]" in outcome["message"]
-        case "ScratchpadEntryWritten":
+        case "ScratchpadEntry":
             assert outcome["entryId"]
         case other:
             pytest.fail(f"unexpected outcome type {other}")

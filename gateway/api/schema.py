@@ -7,13 +7,14 @@ import functools
 import strawberry
 
 from gateway.api.live import Subscription
+from gateway.api.mutation import Mutation
 from gateway.api.workspace import Query
 
 
 @functools.cache
 def build_schema() -> strawberry.Schema:
     """The gateway's schema; built once per process on first use."""
-    return strawberry.Schema(query=Query, subscription=Subscription)
+    return strawberry.Schema(query=Query, mutation=Mutation, subscription=Subscription)
 
 
 def export_sdl() -> str:

@@ -31,11 +31,11 @@ const MUTATION_TYPE = gql`
 
 // The deferred scratchpad write; see tests/test_clients.py for the same document in Python.
 const WRITE_NOTE = gql`
-  mutation WriteNote($workspaceId: ID!, $content: String!) {
-    writeScratchpadEntry(workspaceId: $workspaceId, agentId: "kora", kind: "note", content: $content) {
+  mutation WriteNote($input: WriteScratchpadInput!) {
+    writeScratchpad(input: $input) {
       __typename
-      ... on ScratchpadEntryWritten { entryId createdAt }
-      ... on WriteDeferred { deviationId message }
+      ... on ScratchpadEntry { entryId createdAt }
+      ... on DeferredError { deviationId message }
     }
   }
 `;
@@ -60,14 +60,18 @@ async function mutation() {
   if (__schema.mutationType === null) {
     return { skipped: "the schema has no Mutation type" };
   }
-  const { writeScratchpadEntry: outcome } = await client.request(WRITE_NOTE, {
-    workspaceId: DEMO,
-    content: "written by graphql-request",
+  const { writeScratchpad: outcome } = await client.request(WRITE_NOTE, {
+    input: {
+      workspaceId: DEMO,
+      kind: "note",
+      content: "written by graphql-request",
+      idempotencyKey: `js-${Date.now()}-${Math.random().toString(36).slice(2)}`,
+    },
   });
   switch (outcome.__typename) {
-    case "ScratchpadEntryWritten":
+    case "ScratchpadEntry":
       return { written: outcome.entryId };
-    case "WriteDeferred":
+    case "DeferredError":
       return { deferred: outcome.deviationId, message: outcome.message };
     default:
       throw new Error(`unexpected outcome ${outcome.__typename}`);

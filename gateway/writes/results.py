@@ -1,0 +1,93 @@
+"""Turning tool answers into outcomes, and the words of the outcomes that wrote nothing."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Final
+
+from gateway.surfaces.scratchpad import KORA_AGENT_ID, ScratchpadEntry
+from gateway.writes.outcomes import (
+    EmitRequest,
+    Emitted,
+    FailureCode,
+    Invalid,
+    ScratchpadRequest,
+    ScratchpadWritten,
+)
+
+RETRY_AFTER: Final[dict[FailureCode, int | None]] = {
+    "MCP_UNAVAILABLE": 2,
+    "MCP_TIMEOUT": 1,
+    "MCP_CONNECTION_LOST": 1,
+    "TOOL_FAILED": 1,
+    "BAD_TOOL_ANSWER": None,
+}
+
+
+def failure_message(tool: str, code: FailureCode, request_id: str) -> str:
+    """What a client reads in a WriteFailed: what happened and what to do."""
+    retry = "Retry with the same idempotencyKey: the substrate writes it at most once."
+    if code == "MCP_UNAVAILABLE":
+        return f"The substrate's MCP server is unreachable; nothing was written. {retry}"
+    if code == "MCP_TIMEOUT":
+        return f"`{tool}` did not answer in time; the write may or may not have happened. {retry}"
+    if code == "MCP_CONNECTION_LOST":
+        return (
+            f"The connection to the MCP server broke during `{tool}`; the write may or may not "
+            f"have happened. {retry}"
+        )
+    if code == "TOOL_FAILED":
+        return (
+            f"`{tool}` reported an error (the gateway's log has it, under request id "
+            f"{request_id}). {retry}"
+        )
+    return (
+        f"`{tool}` answered in a shape the gateway does not understand; the write may have "
+        f"happened. Retrying will not help: tell the gateway's operators (request id "
+        f"{request_id})."
+    )
+
+
+def unknown_workspace() -> Invalid:
+    return Invalid(
+        "workspaceId", "UNKNOWN_WORKSPACE", "No workspace has this id: check `workspaceId`."
+    )
+
+
+def key_reused() -> Invalid:
+    return Invalid(
+        "idempotencyKey",
+        "KEY_REUSED",
+        "This idempotencyKey was already used for a different write in this workspace: use a "
+        "new key for new content, and the same key only to retry the same write.",
+    )
+
+
+def timestamp(value: Any) -> datetime:
+    parsed = datetime.fromisoformat(str(value))
+    if parsed.tzinfo is None:
+        raise ValueError("timestamp without a UTC offset")
+    return parsed
+
+
+def emitted(request: EmitRequest, answer: dict[str, Any]) -> Emitted:
+    return Emitted(
+        event_id=str(uuid.UUID(str(answer["event_id"]))),
+        workspace_id=request.workspace_id,
+        event_type=request.event_type,
+        payload=request.payload,
+        occurred_at=timestamp(answer["occurred_at"]),
+        idempotency_key=request.idempotency_key,
+    )
+
+
+def scratchpad_written(request: ScratchpadRequest, answer: dict[str, Any]) -> ScratchpadWritten:
+    entry = ScratchpadEntry(
+        entry_id=str(uuid.UUID(str(answer["entry_id"]))),
+        agent_id=KORA_AGENT_ID,
+        kind=request.kind,
+        content=request.content,
+        created_at=timestamp(answer["created_at"]),
+    )
+    return ScratchpadWritten(entry)
