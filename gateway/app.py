@@ -26,6 +26,7 @@ from gateway.live.watcher import Watcher
 from gateway.logs import configure_logging
 from gateway.operations import build_persisted, build_telemetry, metrics_endpoint
 from gateway.security import build_authenticator, document_rules
+from gateway.telemetry import bind as bind_telemetry
 from gateway.writes.capability_source import ToolCapabilitySource
 from gateway.writes.mcp import ToolLink
 from gateway.writes.service import WriteService
@@ -65,7 +66,8 @@ async def _graphql(request: Request) -> Response:
 
 async def _graphql_ws(websocket: WebSocket) -> None:
     endpoint: LiveEndpoint = websocket.app.state.live
-    await endpoint(websocket)
+    with bind_telemetry(websocket.app.state.telemetry):  # SQL and loader metrics of live work
+        await endpoint(websocket)
 
 
 def _tool_link(settings: Settings) -> ToolLink | None:
@@ -128,13 +130,15 @@ def create_app(settings: Settings) -> Starlette:
         )
         # Live subscriptions: one watcher per process, stopped before the pool closes.
         watcher = Watcher(db, settings, dsn=dsn)
-        await watcher.start()
+        with bind_telemetry(telemetry):  # the watcher's task inherits it
+            await watcher.start()
         app.state.live = LiveEndpoint(
             settings=settings,
             db=db,
             documents=documents,
             watcher=watcher,
             capability_source=app.state.graphql.capability_source,
+            writes=app.state.graphql.writes,
         )
         try:
             yield

@@ -34,6 +34,8 @@ class Principal:
 
     subject: str
     workspaces: frozenset[str] | None
+    expires_at: float | None = None
+    """Unix time after which the credentials are no longer valid (a JWT's exp plus leeway)."""
 
     def may_access(self, workspace_id: str) -> bool:
         return self.workspaces is None or workspace_id in self.workspaces

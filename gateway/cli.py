@@ -264,8 +264,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "demo":
             overrides["demo"] = True
             os.environ.pop("DATABASE_URL", None)
+            configured = load_environment()  # the real environment over the .env file
             for name, value in DEMO_DEFAULTS.items():
-                os.environ.setdefault(name, value)
+                if name not in configured:
+                    os.environ[name] = value
         settings = Settings.from_env(**overrides)
         return _serve(settings, demo=args.command == "demo")
     except ConfigError as exc:

@@ -414,7 +414,8 @@ class GraphQLHTTP:
         headers: Mapping[str, str] | None = None,
     ) -> Response:
         record.answered(status, body)
-        out = {"X-Request-ID": record.request_id, **(headers or {})}
+        # GET /graphql answers HTML (GraphiQL) or JSON by Accept: caches must key on it.
+        out = {"X-Request-ID": record.request_id, "Vary": "Accept", **(headers or {})}
         return Response(
             orjson.dumps(body),
             status_code=status,

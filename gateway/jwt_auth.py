@@ -132,7 +132,11 @@ class JwtAuth:
             raise _invalid(f"The token lacks the `{exc.claim}` claim.") from None
         except jwt.InvalidTokenError:
             raise _invalid("The token's signature is not valid.") from None
-        return Principal(subject=str(claims.get("sub", "")), workspaces=self._workspaces(claims))
+        return Principal(
+            subject=str(claims.get("sub", "")),
+            workspaces=self._workspaces(claims),
+            expires_at=float(claims["exp"]) + self._leeway,
+        )
 
     def _workspaces(self, claims: dict[str, Any]) -> frozenset[str]:
         value = claims.get(self._claim)

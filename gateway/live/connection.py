@@ -131,7 +131,15 @@ class LiveConnection:
                     return
             else:
                 left = s.live_idle_timeout
-            await asyncio.sleep(left)
+            expires_at = None if self.principal is None else self.principal.expires_at
+            if expires_at is not None:
+                remaining = expires_at - time.time()
+                if remaining <= 0:
+                    # A socket lives no longer than the token it was opened with.
+                    await self.close(CloseCode.UNAUTHORIZED, "Token expired")
+                    return
+                left = min(left, remaining)
+            await asyncio.sleep(max(left, 0.01))
 
     # -- reading --------------------------------------------------------------------------------
 
@@ -244,6 +252,7 @@ class LiveConnection:
             db=endpoint.db,
             principal=principal,
             capability_source=endpoint.capability_source,
+            writes=endpoint.writes,
             live=LiveSession(endpoint.watcher, self.drop_slow_consumer),
         )
         operation = Operation(ident, payload, ctx, endpoint.documents, self.send)

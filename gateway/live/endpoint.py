@@ -23,6 +23,7 @@ class LiveEndpoint:
     documents: DocumentCache
     watcher: Watcher
     capability_source: Any = None
+    writes: Any = None
 
     async def __call__(self, websocket: WebSocket) -> None:
         await LiveConnection(websocket, self).serve()

@@ -21,6 +21,7 @@ from gateway.db import current_stats
 from gateway.errors import GatewayError
 from gateway.execution import DocumentCache, run
 from gateway.http import format_error
+from gateway.limits import QUERY_TOO_COSTLY, query_cost
 from gateway.live.messages import GONE, SubscribePayload
 
 log = logging.getLogger("gateway.live")
@@ -114,6 +115,18 @@ class Operation:
             )
             code = codes.GRAPHQL_VALIDATION_FAILED
             return await self._error({"message": message, "extensions": {"code": code}})
+        cost = query_cost(
+            self.documents.schema,
+            prepared.document,
+            operation,
+            payload.variables,
+            ceiling=s.max_cost,
+            size_cap=max(s.max_limit, s.max_workspace_ids),
+        )
+        if cost > s.max_cost:
+            message = f"The query's estimated cost is over {s.max_cost}."
+            extensions = {"code": QUERY_TOO_COSTLY, "cost": cost, "max": s.max_cost}
+            return await self._error({"message": message, "extensions": extensions})
         if operation.operation != OperationType.SUBSCRIPTION:
             result = await run(
                 self.documents.schema,

@@ -21,6 +21,7 @@ from typing import Any, Protocol, TypeVar
 
 import orjson
 
+from gateway import telemetry
 from gateway.config import Settings
 from gateway.surfaces.scratchpad import KORA_AGENT_ID
 from gateway.surfaces.tenants import Tenant
@@ -207,6 +208,7 @@ class WriteService:
     def _defer(self, write: _Write, *, configured: bool) -> Deferred:
         message = deferred.deferred_message(write.deviation, configured=configured)
         log.info(f"{TAG} write deferred", extra=_log_fields(write))
+        telemetry.deferred_write(write.deviation.deviation_id)
         return Deferred(write.deviation, message)
 
     def _fail(self, write: _Write, code: FailureCode, detail: str) -> Failed:
