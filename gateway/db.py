@@ -16,7 +16,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 import asyncpg
 
@@ -27,6 +27,8 @@ from gateway.errors import DatabaseUnavailable, GatewayError, Overloaded, QueryT
 log = logging.getLogger("gateway.db")
 
 SET_RLS_SETTING = "SELECT set_config($1, $2, true)"
+COMMAND_TIMEOUT_MARGIN_S: Final = 2.0
+PING_TIMEOUT_S: Final = 2.0
 
 
 @dataclass
@@ -48,7 +50,9 @@ def map_db_errors() -> Iterator[None]:
         yield
     except GatewayError:
         raise
-    except asyncpg.QueryCanceledError as exc:
+    except (asyncpg.QueryCanceledError, TimeoutError) as exc:
+        # QueryCanceledError: the server's statement_timeout. TimeoutError (a subclass of
+        # OSError, so caught first): the client-side backstop when the server stops answering.
         raise QueryTimeout("The database took too long to answer; try a smaller request.") from exc
     except (
         asyncpg.PostgresConnectionError,
@@ -116,7 +120,9 @@ class Database:
             min_size=0,
             max_size=s.pool_max_size,
             timeout=s.connect_timeout,
-            command_timeout=None,
+            # A backstop for a server that stops answering (statement_timeout cannot fire):
+            # no statement holds a connection much longer than statement_timeout.
+            command_timeout=s.statement_timeout_ms / 1000 + COMMAND_TIMEOUT_MARGIN_S,
             max_inactive_connection_lifetime=300.0,
             server_settings={
                 "application_name": "kora-gateway",
@@ -164,12 +170,7 @@ class Database:
         self.waiting += 1
         try:
             with map_db_errors():
-                conn = await pool.acquire(timeout=self._settings.pool_acquire_timeout)
-        except TimeoutError as exc:
-            _size, in_use, most = self.pool_figures()
-            if in_use >= most:
-                raise Overloaded("Every database connection is busy; retry shortly.") from exc
-            raise DatabaseUnavailable("The database is unavailable; retry shortly.") from exc
+                conn = await self._acquire(pool)
         finally:
             self.waiting -= 1
         try:
@@ -181,6 +182,17 @@ class Database:
         finally:
             with contextlib.suppress(Exception):
                 await pool.release(conn)
+
+    async def _acquire(self, pool: asyncpg.Pool) -> asyncpg.Connection:
+        """Wait at most ``pool_acquire_timeout``: OVERLOADED when every connection is busy,
+        DATABASE_UNAVAILABLE when opening a new one did not finish in time."""
+        try:
+            return await pool.acquire(timeout=self._settings.pool_acquire_timeout)
+        except TimeoutError as exc:
+            _size, in_use, most = self.pool_figures()
+            if in_use >= most:
+                raise Overloaded("Every database connection is busy; retry shortly.") from exc
+            raise DatabaseUnavailable("The database is unavailable; retry shortly.") from exc
 
     @contextlib.asynccontextmanager
     async def rls_transaction(self, workspace_id: str) -> AsyncIterator[Executor]:
@@ -212,8 +224,9 @@ class Database:
         """One round trip; raises DatabaseUnavailable when the database does not answer."""
         async with self.connection() as conn:
             try:
-                with map_db_errors():
-                    await asyncio.wait_for(conn.fetchval("SELECT 1"), timeout=2.0)
+                async with asyncio.timeout(PING_TIMEOUT_S):
+                    with map_db_errors():
+                        await conn.fetchval("SELECT 1")
             except TimeoutError as exc:
                 raise DatabaseUnavailable("The database did not answer in time.") from exc
 
