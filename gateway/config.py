@@ -164,6 +164,13 @@ class Settings:
     """Largest emitEvent payload, serialized as compact JSON, in bytes."""
     write_max_content_chars: int = 16 * 1024
     """Longest writeScratchpad content, in characters."""
+    # -- reliability: deadlines, backpressure, shutdown ---------------------------------------
+    request_timeout: float = 10.0
+    """Seconds one GraphQL request may run before it answers TIMEOUT (HTTP 504)."""
+    max_inflight: int = 256
+    """GraphQL requests one process works on at once; beyond, OVERLOADED (503) at once."""
+    shutdown_grace: int = 10
+    """Seconds in-flight requests get to finish after SIGTERM before they are cancelled."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -666,5 +673,24 @@ SETTINGS: Final[tuple[SettingSpec, ...]] = (
         "write_max_content_chars",
         _spec_int(1, 1024 * 1024),
         "longest writeScratchpad content, in characters",
+    ),
+    # -- reliability: deadlines, backpressure, shutdown ---------------------------------------
+    SettingSpec(
+        "GATEWAY_REQUEST_TIMEOUT",
+        "request_timeout",
+        _spec_float(0.1, 3600),
+        "seconds a GraphQL request may run before it answers TIMEOUT (504)",
+    ),
+    SettingSpec(
+        "GATEWAY_MAX_INFLIGHT",
+        "max_inflight",
+        _spec_int(1, 100_000),
+        "GraphQL requests a process works on at once; beyond, OVERLOADED (503) at once",
+    ),
+    SettingSpec(
+        "GATEWAY_SHUTDOWN_GRACE",
+        "shutdown_grace",
+        _spec_int(0, 3600),
+        "seconds in-flight requests get to finish after SIGTERM",
     ),
 )

@@ -11,6 +11,7 @@ is observed by ``gateway.telemetry`` (log line, metrics, span) and may name a pe
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import uuid
@@ -24,10 +25,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway import errors as codes
+from gateway.admission import Admission
 from gateway.auth import Authenticator
 from gateway.context import Context
 from gateway.db import Database, current_stats
-from gateway.errors import GatewayError, PersistedQueryError
+from gateway.errors import GatewayError, PersistedQueryError, QueryTimeout
 from gateway.execution import DocumentCache, Prepared, document_id, is_mutation, run
 from gateway.limits import QUERY_TOO_COSTLY, query_cost
 from gateway.persisted import PersistedQueries, Resolution
@@ -229,6 +231,7 @@ class GraphQLHTTP:
         self.telemetry = telemetry
         self.persisted = persisted
         self.writes = writes
+        self.admission = Admission(settings.max_inflight)
 
     async def __call__(self, request: Request) -> Response:
         accept = request.headers.get("accept")
@@ -246,7 +249,19 @@ class GraphQLHTTP:
             method=request.method,
         )
         with self.telemetry.request(record, path=request.url.path, headers=request.headers):
-            return await self._handle(request, accept, record)
+            if not self.admission.try_enter():
+                return self._refuse(accept, record)
+            try:
+                return await self._handle(request, accept, record)
+            finally:
+                self.admission.leave()
+
+    def _refuse(self, accept: str | None, record: RequestRecord) -> Response:
+        """OVERLOADED at once, body unread: a flood costs a short answer, never a waiting task."""
+        exc = self.admission.refusal()
+        body = {"errors": [{"message": exc.message, "extensions": exc.to_extensions()}]}
+        headers = {"Retry-After": str(exc.retry_after)}
+        return self._respond(exc.http_status, body, negotiate(accept) or JSON, record, headers)
 
     async def _handle(
         self, request: Request, accept: str | None, record: RequestRecord
@@ -377,13 +392,21 @@ class GraphQLHTTP:
             return 405, body, {"Allow": "POST"}
         token = current_stats.set(ctx.stats)
         try:
-            result = await run(
-                self.documents.schema,
-                prepared.document,
-                context=ctx,
-                variables=params.variables,
-                operation_name=params.operation_name,
+            async with asyncio.timeout(self.settings.request_timeout):
+                result = await run(
+                    self.documents.schema,
+                    prepared.document,
+                    context=ctx,
+                    variables=params.variables,
+                    operation_name=params.operation_name,
+                )
+        except TimeoutError:
+            late = QueryTimeout(
+                f"The request did not finish within {self.settings.request_timeout:g} s "
+                "(GATEWAY_REQUEST_TIMEOUT); ask for less or retry."
             )
+            failed = {"message": late.message, "extensions": late.to_extensions()}
+            return late.http_status, {"errors": [failed], "data": None}, {}
         finally:
             current_stats.reset(token)
         body = {}
