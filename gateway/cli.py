@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from gateway.assets import DEFAULT_REGISTRY
@@ -34,17 +36,63 @@ DEMO_DEFAULTS = {
 """What `gateway demo` sets unless the environment says otherwise."""
 
 
+class _Stopped(KeyboardInterrupt):
+    """SIGTERM reached the serving process: unwind like Ctrl-C does, clean up, exit 0."""
+
+
+def _raise_stopped(signum: int, frame: FrameType | None) -> None:
+    raise _Stopped(signal.Signals(signum).name)
+
+
+def _ignore(signum: int, frame: FrameType | None) -> None:
+    """During clean-up a second stop signal changes nothing: clean-up is bounded anyway."""
+
+
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+"""Held off during clean-up. Only SIGTERM needs our handler: Python turns SIGINT into
+KeyboardInterrupt itself (uvicorn swallows it after its shutdown; start-up says "interrupted")."""
+
+
 def _serve(settings: Settings, *, demo: bool) -> int:
+    """Serve until SIGTERM or Ctrl-C; then finish in-flight requests (up to
+    GATEWAY_SHUTDOWN_GRACE), close the pool, stop the embedded PostgreSQL if this process
+    started it, and exit 0.
+
+    uvicorn takes these signals over while it serves and, once its graceful shutdown is done,
+    raises the signal again against the handler it found: for SIGTERM ours, which unwinds to the
+    clean-up (by default the process would die on it, leaving the embedded PostgreSQL running).
+    With several workers, uvicorn's supervisor stops them and returns normally.
+    """
+    previous = {sig: signal.getsignal(sig) for sig in _STOP_SIGNALS}
+    signal.signal(signal.SIGTERM, _raise_stopped)
+    started: list[Any] = []
+    try:
+        return _run(settings, demo=demo, started=started)
+    except _Stopped:
+        return 0
+    finally:
+        for sig in _STOP_SIGNALS:
+            signal.signal(sig, _ignore)
+        try:
+            for pg in started:
+                pg.close()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+def _run(settings: Settings, *, demo: bool, started: list[Any]) -> int:
+    """Start the embedded PostgreSQL when needed (appended to ``started``), then uvicorn."""
     import uvicorn
 
     from gateway.assets import default_assets_dir, load_assets
+    from gateway.logs import configure_logging
     from gateway.operations import preflight
     from gateway.startup import Progress, ReadyWatch, browser_url, start_embedded
 
     progress = Progress(enabled=demo or sys.stderr.isatty())
     if demo:
         progress.say("kora-gateway demo: starting")
-    pg = None
     env = dict(load_environment())
     for warning in unknown_variables(env):
         print(f"gateway: warning: {warning}", file=sys.stderr)
@@ -55,34 +103,33 @@ def _serve(settings: Settings, *, demo: bool) -> int:
         except (RuntimeError, OSError) as exc:
             print(f"gateway: could not start the embedded PostgreSQL: {exc}", file=sys.stderr)
             return 1
+        started.append(pg)
         env["DATABASE_URL"] = reader_dsn
     env["GATEWAY_HOST"], env["GATEWAY_PORT"] = settings.host, str(settings.port)
     env["GATEWAY_WORKERS"] = str(settings.workers)
     os.environ.update(env)
     effective = Settings.from_env()  # fail here, before forking workers, on any bad value
+    # The supervisor's own lines (workers started, died, replaced) in the gateway's format.
+    configure_logging(fmt=effective.log_format, level=effective.log_level)
     url = browser_url(effective.host, effective.port)
     banner = DEMO_BANNER.format(url=url) if demo else ""
     if demo and load_assets(effective.assets_dir or default_assets_dir()) is None:
         banner += MISSING_ASSETS
     watch = ReadyWatch(url, progress, banner=banner, enabled=effective.port != 0)
-    try:
-        with watch:
-            uvicorn.run(
-                "gateway.app:app_from_env",
-                factory=True,
-                host=effective.host,
-                port=effective.port,
-                workers=effective.workers,
-                loop="uvloop",
-                http="httptools",
-                lifespan="on",
-                log_config=None,
-                access_log=False,
-                timeout_graceful_shutdown=10,
-            )
-    finally:
-        if pg is not None:
-            pg.close()
+    with watch:
+        uvicorn.run(
+            "gateway.app:app_from_env",
+            factory=True,
+            host=effective.host,
+            port=effective.port,
+            workers=effective.workers,
+            loop="uvloop",
+            http="httptools",
+            lifespan="on",
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=effective.shutdown_grace,
+        )
     return 0
 
 
