@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -16,27 +15,27 @@ from gateway.config import Settings
 from gateway.embedded import EmbeddedPostgres, start_embedded
 from gateway.substrate import READER_ROLE, WRITER_ROLE, provision
 from tests.chain_support import WorkspaceMaker
-from tests.support import GqlClient, ServerProcess
+from tests.support import GqlClient, ServerProcess, pg_data_dir
 
 READER_PASSWORD = "reader-test-password"
 WRITER_PASSWORD = "writer-test-password"
 
 
 @pytest.fixture(scope="session")
-async def embedded_pg(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[EmbeddedPostgres]:
+async def embedded_pg() -> AsyncIterator[EmbeddedPostgres]:
     """A running PostgreSQL with the substrate, both roles and the demo data (notify trigger on)."""
-    datadir: Path = tmp_path_factory.mktemp("substrate") / "pg"
-    pg = start_embedded(datadir)
-    try:
-        await provision(
-            pg.admin_dsn,
-            reader_password=READER_PASSWORD,
-            writer_password=WRITER_PASSWORD,
-            demo=True,
-        )
-        yield pg
-    finally:
-        pg.close()
+    with pg_data_dir("substrate") as datadir:
+        pg = start_embedded(datadir)
+        try:
+            await provision(
+                pg.admin_dsn,
+                reader_password=READER_PASSWORD,
+                writer_password=WRITER_PASSWORD,
+                demo=True,
+            )
+            yield pg
+        finally:
+            pg.close()
 
 
 @pytest.fixture(scope="session")
@@ -155,3 +154,36 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProc
     server.wait_ready(timeout=60.0)
     yield server
     server.stop()
+
+
+# -- reliability: a PostgreSQL of its own, for tests that stop, freeze or lock it ---------------
+
+
+@pytest.fixture(scope="session")
+async def fault_pg_server() -> AsyncIterator[EmbeddedPostgres]:
+    """A second embedded PostgreSQL, provisioned like ``embedded_pg``: faults stay in it."""
+    with pg_data_dir("faults") as datadir:
+        pg = start_embedded(datadir)
+        try:
+            await provision(
+                pg.admin_dsn,
+                reader_password=READER_PASSWORD,
+                writer_password=WRITER_PASSWORD,
+                demo=True,
+            )
+            yield pg
+        finally:
+            pg.close()
+
+
+@pytest.fixture
+def fault_pg(fault_pg_server: EmbeddedPostgres) -> Iterator[EmbeddedPostgres]:
+    """The fault tests' PostgreSQL, running at the start and at the end of each test."""
+    fault_pg_server.start()
+    yield fault_pg_server
+    fault_pg_server.start()
+
+
+@pytest.fixture
+def fault_reader_dsn(fault_pg: EmbeddedPostgres) -> str:
+    return fault_pg.dsn_for(READER_ROLE, READER_PASSWORD)

@@ -3,12 +3,15 @@ and a real `gateway serve` process on loopback."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -67,6 +70,20 @@ class GqlClient:
             payload["operationName"] = operation_name
         response = await self.http.post("/graphql", json=payload, headers=sent)
         return Answer(response.status_code, response.json(), response.headers)
+
+
+@contextlib.contextmanager
+def pg_data_dir(name: str) -> Iterator[Path]:
+    """A data directory for an embedded PostgreSQL, outside pytest's temporary root, removed after.
+
+    Run as root, PostgreSQL runs as the ``pgserver`` user and must traverse every parent of its
+    data directory; pytest resets ``/tmp/pytest-of-<user>`` to mode 0700 whenever any pytest
+    session starts, which would lock a running PostgreSQL out of a restart (or an initdb)."""
+    base = Path(tempfile.mkdtemp(prefix=f"kora-{name}-"))
+    try:
+        yield base / "pg"
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def free_port() -> int:

@@ -13,7 +13,7 @@ from gateway.config import Settings
 from gateway.embedded import EmbeddedPostgres, start_embedded
 from gateway.substrate import READER_ROLE, provision
 from tests.conftest import running_app
-from tests.support import DEMO_WS, GqlClient, ServerProcess
+from tests.support import DEMO_WS, GqlClient, ServerProcess, pg_data_dir
 
 
 async def test_gateway_serve_answers_over_loopback(live_server: ServerProcess) -> None:
@@ -41,13 +41,16 @@ async def test_gateway_serve_answers_over_loopback(live_server: ServerProcess) -
 
 
 @pytest.fixture
-async def own_pg(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[EmbeddedPostgres]:
-    pg = start_embedded(tmp_path_factory.mktemp("outage") / "pg")
-    try:
-        await provision(pg.admin_dsn, reader_password="r-pass", writer_password="w-pass", demo=True)
-        yield pg
-    finally:
-        pg.close()
+async def own_pg() -> AsyncIterator[EmbeddedPostgres]:
+    with pg_data_dir("outage") as datadir:
+        pg = start_embedded(datadir)
+        try:
+            await provision(
+                pg.admin_dsn, reader_password="r-pass", writer_password="w-pass", demo=True
+            )
+            yield pg
+        finally:
+            pg.close()
 
 
 async def test_database_outage_is_typed_and_recovers_by_itself(own_pg: EmbeddedPostgres) -> None:
