@@ -176,8 +176,10 @@ class Database:
         try:
             yield conn
         except DatabaseUnavailable:
-            # The connection is broken (server restarted, socket gone): never reuse it.
-            conn.terminate()
+            # The connection is broken (server restarted, socket gone): never reuse it. When
+            # asyncpg saw it close first, it already gave it back and detached this proxy.
+            with contextlib.suppress(asyncpg.InterfaceError):
+                conn.terminate()
             raise
         finally:
             with contextlib.suppress(Exception):
