@@ -1,0 +1,101 @@
+"""Graceful shutdown of a real `gateway serve`: SIGTERM during load stops accepting, finishes
+what is in flight, closes the pool, stops the embedded PostgreSQL it started, and exits 0."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from pathlib import Path
+
+import httpx
+
+from gateway.embedded import EmbeddedPostgres
+from tests.faults import eventually, gateway_backends, gateway_server, locked, waiting_on_locks
+from tests.load import Load, send
+from tests.support import DEMO_WS, ServerProcess, pg_data_dir
+
+POLICIES = '{ workspace(id: "%s") { policies { name } } }' % DEMO_WS
+QUICK = (
+    '{ workspace(id: "%s") { constitution { revisionId } events(limit: 3) { eventType } } }'
+    % DEMO_WS,
+)
+
+
+async def test_sigterm_during_load_fails_no_inflight_request(
+    fault_pg: EmbeddedPostgres, fault_reader_dsn: str, tmp_path: Path
+) -> None:
+    server = gateway_server(
+        fault_reader_dsn,
+        tmp_path / "gateway.log",
+        env={"GATEWAY_SHUTDOWN_GRACE": "10", "GATEWAY_STATEMENT_TIMEOUT_MS": "20000"},
+    )
+    try:
+        async with httpx.AsyncClient(base_url=server.url, timeout=20) as slow_client:
+            async with locked(fault_pg.admin_dsn, "kronicle.policy_registry"):
+                # Four requests certainly in flight: each holds a connection, waits on the lock.
+                slow = [asyncio.create_task(send(slow_client, POLICIES)) for _ in range(4)]
+                await eventually(lambda: _waiting(fault_pg.admin_dsn, 4), within=10)
+                async with Load(server.url, concurrency=6, queries=QUICK) as load:
+                    await asyncio.sleep(0.5)
+                    sigterm_at = time.monotonic()
+                    server.proc.send_signal(signal.SIGTERM)
+                    await asyncio.sleep(0.5)
+                    refused = await _connect_refused(server.url)
+                assert server.proc.poll() is None, "exited before its in-flight requests finished"
+            # The lock is released: the slow requests finish, then the process exits.
+            slow_outcomes = await asyncio.gather(*slow)
+        exit_code = await asyncio.to_thread(server.proc.wait, 15)
+    finally:
+        server.stop()
+    assert exit_code == 0
+    assert refused, "still accepting connections after SIGTERM"
+    assert all(o.ok for o in slow_outcomes), slow_outcomes
+    inflight = [o for o in load.outcomes if o.started < sigterm_at]
+    assert len(inflight) >= 10
+    failed = [o for o in inflight if not o.ok]
+    assert not failed, failed
+    # Requests sent after SIGTERM either were served or found the door closed; none got an error.
+    for o in load.outcomes:
+        assert o.ok or o.transport_error in ("ConnectError", "RemoteProtocolError"), o
+    log = server.log_text()
+    assert "Application shutdown complete" in log
+    assert await gateway_backends(fault_pg.admin_dsn) == 0  # the pool was closed
+
+
+async def test_sigterm_stops_the_embedded_postgres_it_started() -> None:
+    with pg_data_dir("serve") as datadir:
+        server = ServerProcess(
+            {
+                "DATABASE_URL": "",
+                "GATEWAY_DATA_DIR": str(datadir.parent),
+                "GATEWAY_LOG_FORMAT": "json",
+            },
+            log_path=datadir.parent / "gateway.log",
+        )
+        try:
+            server.wait_ready(timeout=60)
+            async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
+                answer = await send(http, QUICK[0])
+            assert answer.ok, answer
+            postmaster = datadir / "postmaster.pid"
+            assert postmaster.exists()
+            server.proc.send_signal(signal.SIGTERM)
+            exit_code = await asyncio.to_thread(server.proc.wait, 30)
+        finally:
+            server.stop()
+        assert exit_code == 0, server.log_text()
+        assert not postmaster.exists(), "the embedded PostgreSQL was left running"
+
+
+async def _waiting(admin_dsn: str, count: int) -> bool:
+    return await waiting_on_locks(admin_dsn) >= count
+
+
+async def _connect_refused(url: str) -> bool:
+    try:
+        async with httpx.AsyncClient(base_url=url, timeout=2) as fresh:
+            await fresh.get("/healthz")
+    except httpx.ConnectError:
+        return True
+    return False
