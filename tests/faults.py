@@ -116,7 +116,12 @@ def gateway_server(
 ) -> ServerProcess:
     """A real `gateway serve` on loopback against ``database_url``, JSON logs in ``log_path``."""
     server = ServerProcess(
-        {"DATABASE_URL": database_url, "GATEWAY_LOG_FORMAT": "json", **(env or {})},
+        {
+            "DATABASE_URL": database_url,
+            "GATEWAY_AUTH_MODE": "none",
+            "GATEWAY_LOG_FORMAT": "json",
+            **(env or {}),
+        },
         log_path=log_path,
         args=args,
     )

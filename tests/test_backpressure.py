@@ -88,7 +88,7 @@ async def test_memory_stays_flat_under_a_flood(fault_reader_dsn: str, tmp_path: 
                 "127.0.0.1",
                 server.port,
                 POLICIES,
-                requests=1000,
+                requests=750,
                 concurrency=250,
                 on_status=lambda status: statuses.update((status,)),
             )

@@ -50,7 +50,7 @@ async def test_database_restart_under_load(
             await asyncio.to_thread(fault_pg.start)
             up_at = time.monotonic()
             await eventually(lambda: _ready(probe), within=RECOVERY_S)
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(0.8)
             ready_after = await probe.get("/readyz")
         outcomes = load.outcomes
         assert server.proc.poll() is None, "the gateway process died"

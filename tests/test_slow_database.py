@@ -33,7 +33,7 @@ async def gateway(settings: Settings) -> AsyncIterator[tuple[GqlClient, Database
 
 
 def settings_for(dsn: str, **overrides: Any) -> Settings:
-    return Settings.from_env({}, database_url=dsn, **overrides)
+    return Settings.from_env({}, database_url=dsn, auth_mode="none", **overrides)
 
 
 async def test_statement_timeout_is_typed_and_the_connection_returns_clean(
