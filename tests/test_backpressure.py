@@ -6,7 +6,10 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
+
+import pytest
 
 from gateway.embedded import EmbeddedPostgres
 from tests.faults import eventually, gateway_server, locked, waiting_on_locks
@@ -90,7 +93,7 @@ async def test_memory_stays_flat_under_a_flood(fault_reader_dsn: str, tmp_path: 
                 POLICIES,
                 requests=750,
                 concurrency=250,
-                on_status=lambda status: statuses.update((status,)),
+                on_status=_tally(statuses),
             )
             rss.append(rss_kib(server.proc.pid))
         assert server.proc.poll() is None
@@ -100,3 +103,38 @@ async def test_memory_stays_flat_under_a_flood(fault_reader_dsn: str, tmp_path: 
     assert set(statuses) == {200, 503}, statuses  # served, or refused with OVERLOADED
     warm, *later = rss
     assert max(later) < warm * 1.10, f"RSS went from {warm} KiB to {later} KiB under a flood"
+
+
+@pytest.mark.slow
+async def test_the_inflight_ceiling_is_what_keeps_memory_flat(
+    fault_reader_dsn: str, tmp_path: Path
+) -> None:
+    """The same flood (1,000 connections at once) with the default ceiling and without one."""
+    peaks = {}
+    for ceiling in ("256", "100000"):
+        server = gateway_server(
+            fault_reader_dsn,
+            tmp_path / f"gateway-{ceiling}.log",
+            env={"GATEWAY_MAX_INFLIGHT": ceiling, "GATEWAY_LOG_LEVEL": "warning"},
+        )
+        try:
+            idle = rss_kib(server.proc.pid)
+            statuses: Counter[int] = Counter()
+            for _round in range(3):
+                await flood(
+                    "127.0.0.1",
+                    server.port,
+                    POLICIES,
+                    requests=3000,
+                    concurrency=1000,
+                    on_status=_tally(statuses),
+                )
+            peaks[ceiling] = (idle, rss_kib(server.proc.pid), dict(statuses))
+        finally:
+            assert server.stop() == 0
+    print(f"\nRSS KiB (idle, after 3 floods, statuses) by GATEWAY_MAX_INFLIGHT: {peaks}")
+    assert peaks["256"][1] < peaks["100000"][1]
+
+
+def _tally(counts: Counter[int]) -> Callable[[int], None]:
+    return lambda status: counts.update((status,))
