@@ -56,9 +56,10 @@ async def test_sigterm_during_load_fails_no_inflight_request(
     assert len(inflight) >= 10
     failed = [o for o in inflight if not o.ok]
     assert not failed, failed
-    # Requests sent after SIGTERM either were served or found the door closed; none got an error.
+    # Requests sent after SIGTERM were served, or found the door closed (refused, or a keep-alive
+    # connection closed under them): never an error answer.
     for o in load.outcomes:
-        assert o.ok or o.transport_error in ("ConnectError", "RemoteProtocolError"), o
+        assert o.ok or (o.status is None and o.transport_error), o
     log = server.log_text()
     assert "Application shutdown complete" in log
     assert await gateway_backends(fault_pg.admin_dsn) == 0  # the pool was closed
