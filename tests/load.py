@@ -42,6 +42,7 @@ class Outcome:
     codes: tuple[str, ...] = ()
     retry_after: str | None = None
     transport_error: str | None = None
+    write: bool = False
 
     @property
     def seconds(self) -> float:
