@@ -166,7 +166,8 @@ class Settings:
     """Longest writeScratchpad content, in characters."""
     # -- reliability: deadlines, backpressure, shutdown ---------------------------------------
     request_timeout: float = 10.0
-    """Seconds one GraphQL request may run before it answers TIMEOUT (HTTP 504)."""
+    """Seconds a GraphQL query may run before it answers TIMEOUT (HTTP 504). Mutations are not
+    cut midway: each write is bounded by ``mcp_call_timeout`` and says what became of it."""
     max_inflight: int = 256
     """GraphQL requests one process works on at once; beyond, OVERLOADED (503) at once."""
     shutdown_grace: int = 10
@@ -679,7 +680,7 @@ SETTINGS: Final[tuple[SettingSpec, ...]] = (
         "GATEWAY_REQUEST_TIMEOUT",
         "request_timeout",
         _spec_float(0.1, 3600),
-        "seconds a GraphQL request may run before it answers TIMEOUT (504)",
+        "seconds a GraphQL query may run before it answers TIMEOUT (504); writes are not cut",
     ),
     SettingSpec(
         "GATEWAY_MAX_INFLIGHT",

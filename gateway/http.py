@@ -390,9 +390,12 @@ class GraphQLHTTP:
                 ]
             }
             return 405, body, {"Allow": "POST"}
+        # A mutation is never cut midway (each write is bounded by GATEWAY_MCP_CALL_TIMEOUT and
+        # says itself whether it was written); a query is cut at GATEWAY_REQUEST_TIMEOUT.
+        deadline = None if is_mutation(operation) else self.settings.request_timeout
         token = current_stats.set(ctx.stats)
         try:
-            async with asyncio.timeout(self.settings.request_timeout):
+            async with asyncio.timeout(deadline):
                 result = await run(
                     self.documents.schema,
                     prepared.document,
