@@ -30,9 +30,9 @@ from gateway.auth import Authenticator
 from gateway.context import Context
 from gateway.db import Database, current_stats
 from gateway.errors import GatewayError, PersistedQueryError, QueryTimeout
-from gateway.execution import DocumentCache, Prepared, document_id, is_mutation, run
-from gateway.limits import QUERY_TOO_COSTLY, query_cost
+from gateway.execution import DocumentCache, document_id, is_mutation, run
 from gateway.persisted import PersistedQueries, Resolution
+from gateway.shaping import admit, format_error
 from gateway.telemetry import RequestRecord, Telemetry
 from gateway.tracing import Tracing
 
@@ -41,8 +41,6 @@ log = logging.getLogger("gateway.request")
 GRAPHQL_RESPONSE: Final = "application/graphql-response+json"
 JSON: Final = "application/json"
 _REQUEST_ID: Final = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
-TOO_MANY_TOKENS: Final = "TOO_MANY_TOKENS"
-QUERY_TOO_LARGE: Final = "QUERY_TOO_LARGE"
 
 
 class RequestError(Exception):
@@ -153,37 +151,6 @@ async def read_params(request: Request, max_body: int) -> Params:
     if not isinstance(data, dict):
         raise RequestError(400, "The request body must be a JSON object.")
     return params_from(data, from_url=False)
-
-
-def format_error(error: GraphQLError, *, phase: str | None, request_id: str) -> dict[str, Any]:
-    """Shape one error for the client; mask anything that is not ours."""
-    out: dict[str, Any] = {"message": error.message}
-    if error.locations:
-        out["locations"] = [{"line": loc.line, "column": loc.column} for loc in error.locations]
-    if error.path:
-        out["path"] = list(error.path)
-    original = error.original_error
-    if isinstance(original, GatewayError):
-        out["message"] = original.message
-        out["extensions"] = original.to_extensions()
-    elif original is None or isinstance(original, GraphQLError):
-        # graphql-core's own errors (syntax, validation, variable coercion): safe to show.
-        code = {
-            "parse": codes.GRAPHQL_PARSE_FAILED,
-            "validate": codes.GRAPHQL_VALIDATION_FAILED,
-        }.get(phase or "", "BAD_USER_INPUT")
-        if phase == "parse" and "tokens. Parsing aborted" in error.message:
-            code = TOO_MANY_TOKENS
-        out["extensions"] = {"code": code, **(error.extensions or {})}
-    else:
-        log.error(
-            "unexpected error in resolver",
-            exc_info=original,
-            extra={"request_id": request_id, "path": error.path},
-        )
-        out["message"] = "Internal server error."
-        out["extensions"] = {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id}
-    return out
 
 
 def _status_for(
@@ -319,43 +286,31 @@ class GraphQLHTTP:
         record: RequestRecord,
     ) -> tuple[int, dict[str, Any], dict[str, str]]:
         query = resolution.query
-        if len(query.encode("utf-8")) > self.settings.max_query_bytes:
-            raise_status = 413 if media == GRAPHQL_RESPONSE else 200
-            message = f"The query is larger than {self.settings.max_query_bytes} bytes."
-            body: dict[str, Any] = {
-                "errors": [{"message": message, "extensions": {"code": QUERY_TOO_LARGE}}]
-            }
-            return raise_status, body, {}
+        admission = admit(
+            self.documents,
+            self.settings,
+            query=query,
+            operation_name=params.operation_name,
+            variables=params.variables,
+            request_id=ctx.request_id,
+        )
+        request_failed = 400 if media == GRAPHQL_RESPONSE else 200
+        if admission.too_large:
+            return (413 if media == GRAPHQL_RESPONSE else 200), {"errors": admission.errors}, {}
         if record.document_id is None:
             record.document_id = document_id(query)
-        prepared: Prepared = self.documents.prepare(query)
-        request_failed = 400 if media == GRAPHQL_RESPONSE else 200
-        if prepared.document is None:
-            errors = [
-                format_error(e, phase=prepared.phase, request_id=ctx.request_id)
-                for e in prepared.errors
-            ]
-            return request_failed, {"errors": errors}, {}
-        if resolution.registers:
+        prepared = admission.prepared
+        if resolution.registers and prepared is not None and prepared.document is not None:
             self.persisted.register(resolution)
             record.persisted = "registered"
-        operation = prepared.operation(params.operation_name)
-        if operation is None:
-            message = (
-                "Unknown operation name."
-                if params.operation_name
-                else "The document holds several operations: name one with `operationName`."
-            )
-            body = {
-                "errors": [
-                    {"message": message, "extensions": {"code": codes.GRAPHQL_VALIDATION_FAILED}}
-                ]
-            }
-            return request_failed, body, {}
-        record.operation_name = operation.name.value if operation.name else None
-        record.operation_type = operation.operation.value
+        operation = admission.operation
+        if operation is not None:
+            record.operation_name = operation.name.value if operation.name else None
+            record.operation_type = operation.operation.value
+        if admission.errors or prepared is None or prepared.document is None or operation is None:
+            return request_failed, {"errors": admission.errors}, {}
         if operation.operation == OperationType.SUBSCRIPTION:
-            body = {
+            body: dict[str, Any] = {
                 "errors": [
                     {
                         "message": "Subscriptions are served over WebSocket at /graphql with "
@@ -365,21 +320,6 @@ class GraphQLHTTP:
                 ]
             }
             return request_failed, body, {}
-        cost = query_cost(
-            self.documents.schema,
-            prepared.document,
-            operation,
-            params.variables,
-            ceiling=self.settings.max_cost,
-            size_cap=max(self.settings.max_limit, self.settings.max_workspace_ids),
-        )
-        if cost > self.settings.max_cost:
-            message = (
-                f"The query's estimated cost is over {self.settings.max_cost} (list sizes "
-                "multiply: ask for fewer items or fewer nested lists)."
-            )
-            extensions = {"code": QUERY_TOO_COSTLY, "cost": cost, "max": self.settings.max_cost}
-            return request_failed, {"errors": [{"message": message, "extensions": extensions}]}, {}
         if request.method == "GET" and is_mutation(operation):
             body = {
                 "errors": [

@@ -15,14 +15,12 @@ from typing import Any, cast
 from graphql import ExecutionResult, OperationType, subscribe
 from graphql.pyutils import is_awaitable
 
-from gateway import errors as codes
 from gateway.context import Context
 from gateway.db import current_stats
 from gateway.errors import GatewayError
 from gateway.execution import DocumentCache, run
-from gateway.http import format_error
-from gateway.limits import QUERY_TOO_COSTLY, query_cost
 from gateway.live.messages import GONE, SubscribePayload
+from gateway.shaping import admit, format_error
 
 log = logging.getLogger("gateway.live")
 
@@ -95,38 +93,18 @@ class Operation:
     # -- steps ----------------------------------------------------------------------------------
 
     async def _execute(self) -> None:
-        s, payload = self.ctx.settings, self.payload
-        if len(payload.query.encode("utf-8")) > s.max_query_bytes:
-            message = f"The query is larger than {s.max_query_bytes} bytes."
-            return await self._error({"message": message, "extensions": {"code": "BAD_REQUEST"}})
-        prepared = self.documents.prepare(payload.query)
-        if prepared.document is None:
-            rid = self.ctx.request_id
-            errors = [
-                format_error(e, phase=prepared.phase, request_id=rid) for e in prepared.errors
-            ]
-            return await self._error(*errors)
-        operation = prepared.operation(payload.operation_name)
-        if operation is None:
-            message = (
-                "Unknown operation name."
-                if payload.operation_name
-                else "The document holds several operations: name one with `operationName`."
-            )
-            code = codes.GRAPHQL_VALIDATION_FAILED
-            return await self._error({"message": message, "extensions": {"code": code}})
-        cost = query_cost(
-            self.documents.schema,
-            prepared.document,
-            operation,
-            payload.variables,
-            ceiling=s.max_cost,
-            size_cap=max(s.max_limit, s.max_workspace_ids),
+        payload = self.payload
+        admission = admit(
+            self.documents,
+            self.ctx.settings,
+            query=payload.query,
+            operation_name=payload.operation_name,
+            variables=payload.variables,
+            request_id=self.ctx.request_id,
         )
-        if cost > s.max_cost:
-            message = f"The query's estimated cost is over {s.max_cost}."
-            extensions = {"code": QUERY_TOO_COSTLY, "cost": cost, "max": s.max_cost}
-            return await self._error({"message": message, "extensions": extensions})
+        prepared, operation = admission.prepared, admission.operation
+        if admission.errors or prepared is None or prepared.document is None or operation is None:
+            return await self._error(*admission.errors)
         if operation.operation != OperationType.SUBSCRIPTION:
             result = await run(
                 self.documents.schema,
