@@ -1,0 +1,50 @@
+"""The benchmark harness at a tiny scale: it seeds, serves, checks answers, loads and reports.
+
+This proves the harness works end to end; it is not a timed test (its figures are not asserted).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from bench.drive import wrk_binary
+from tests.support import REPO
+
+
+def test_bench_runs_at_tiny_scale(tmp_path: Path) -> None:
+    wrk_binary()  # installs the Debian package when missing
+    command = [
+        sys.executable, "-m", "bench",
+        "--workspaces", "12", "--events", "30", "--scratchpad", "30",
+        "--seconds", "1", "--runs", "1", "--warmup", "0", "--connections", "4",
+        "--curve", "1,10", "--curve-seconds", "1", "--check", "3",
+        "--data-dir", str(tmp_path / "data"), "--results-dir", str(tmp_path / "results"),
+    ]  # fmt: skip
+    done = subprocess.run(
+        command, cwd=REPO, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "| W1 |" in done.stdout and "| W4 workspaces/request |" in done.stdout
+    assert "answers match direct SQL" in done.stderr
+
+    report = json.loads((tmp_path / "results" / "latest.json").read_text())
+    assert report["scale"].startswith("12 workspaces, 360 events")
+    by_name = {w["workload"]: w for w in report["workloads"]}
+    assert sorted(by_name) == ["W1", "W2", "W3", "W4"]
+    for name, w in by_name.items():
+        assert w["checked"] == 3, name
+        assert w["gateway"]["rps"] > 0 and w["raw"]["rps"] > 0, name
+        assert w["gateway"]["errors"] == 0 and w["graphql_errors"] == 0, name
+    # W3 reads one workspace: the tenant lookup, then set_config + the constitution read.
+    assert set(by_name["W3"]["sql_statements_per_request"]) == {"3"}
+    curve = {p["workspaces"]: p for p in report["w4_curve"]}
+    assert sorted(curve) == [1, 10]
+    for point in curve.values():
+        # Tenants and events: one statement each, whatever the number of workspaces.
+        assert set(point["sql_statements_outside_rls_per_request"]) == {"2"}
+        assert set(point["sql_transactions_per_request"]) == {str(point["workspaces"])}
+    rss = report["rss_kb"]
+    assert 0 < rss["start"] <= rss["peak"] and rss["end"] > 0
