@@ -41,7 +41,7 @@ async def _rls(pool: asyncpg.Pool, ws: str, *statements: tuple[str, tuple[Any, .
 
 
 async def _w1(pool: asyncpg.Pool, v: dict[str, Any]) -> Any:
-    return await pool.fetch(events.RECENT_CHAIN_EVENTS, v["id"], 50)
+    return await pool.fetch(events.RECENT_CHAIN_EVENTS_LIMIT_FIRST, v["id"], 50)
 
 
 async def _w2(pool: asyncpg.Pool, v: dict[str, Any]) -> Any:
@@ -55,7 +55,7 @@ async def _w2(pool: asyncpg.Pool, v: dict[str, Any]) -> Any:
             (scratchpad.CROSS_AGENT_SCRATCHPAD, (ws, 100)),
             (constitution.ACTIVE_CONSTITUTION_REVISION, (ws,)),
         ),
-        pool.fetch(events.RECENT_CHAIN_EVENTS, ws, 50),
+        pool.fetch(events.RECENT_CHAIN_EVENTS_LIMIT_FIRST, ws, 50),
     )
 
 

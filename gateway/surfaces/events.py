@@ -17,7 +17,7 @@ DEFAULT_LIMIT: Final = 50
 PAYLOAD_TEXT_MAX: Final = 300
 ELLIPSIS: Final = "\u2026"
 
-# Given by the substrate's owners, verbatim.
+# Given by the substrate's owners, verbatim: the reference the gateway's reads are tested against.
 RECENT_CHAIN_EVENTS: Final = """
 SELECT el.event_id::text, el.event_type, el.occurred_at,
        jsonb_pretty(el.payload)::text AS payload_text
@@ -29,14 +29,34 @@ ORDER BY el.occurred_at DESC
 LIMIT $2
 """
 
-# The given read for many workspaces in one statement: the same inner query, laterally joined
-# to (workspace, limit) pairs. A test proves its rows equal the given read's for every workspace.
+# What the gateway sends: the given read with the pretty-printing moved after the limit (the given
+# text pretty-prints every kora.* event of the workspace before sorting) and cut server-side to
+# PAYLOAD_TEXT_MAX + 1 characters, enough for ``truncate_payload`` to decide. Same rows, same
+# order, same payload_text after truncation: tests/test_events_sql.py proves it against the given
+# read, boundaries (300/301 characters, multi-byte text) included.
+RECENT_CHAIN_EVENTS_LIMIT_FIRST: Final = """
+SELECT e.event_id::text, e.event_type, e.occurred_at,
+       left(jsonb_pretty(e.payload), 301) AS payload_text
+FROM (
+    SELECT el.event_id, el.event_type, el.occurred_at, el.payload
+    FROM hivex_foundation.event_log el
+    JOIN hivex_foundation.tenant t ON t.tenant_id = el.tenant_id
+    WHERE t.clerk_org_id = $1
+      AND el.event_type LIKE 'kora.%'
+    ORDER BY el.occurred_at DESC
+    LIMIT $2
+) e
+ORDER BY e.occurred_at DESC
+"""
+
+# The same read for many workspaces in one statement, laterally joined to (workspace, limit)
+# pairs. The same test proves its rows equal the given read's for every workspace.
 RECENT_CHAIN_EVENTS_BATCH: Final = """
-SELECT k.ord, e.event_id, e.event_type, e.occurred_at, e.payload_text
+SELECT k.ord, e.event_id::text, e.event_type, e.occurred_at,
+       left(jsonb_pretty(e.payload), 301) AS payload_text
 FROM unnest($1::text[], $2::int[]) WITH ORDINALITY AS k(clerk_org_id, lim, ord)
 CROSS JOIN LATERAL (
-    SELECT el.event_id::text, el.event_type, el.occurred_at,
-           jsonb_pretty(el.payload)::text AS payload_text
+    SELECT el.event_id, el.event_type, el.occurred_at, el.payload
     FROM hivex_foundation.event_log el
     JOIN hivex_foundation.tenant t ON t.tenant_id = el.tenant_id
     WHERE t.clerk_org_id = k.clerk_org_id
@@ -72,8 +92,8 @@ def _event(
 
 
 async def fetch_recent_events(db: Executor, workspace_id: str, limit: int) -> list[ChainEvent]:
-    """The given read: a workspace's latest ``kora.*`` events, newest first."""
-    rows = await db.fetch("events.recent", RECENT_CHAIN_EVENTS, workspace_id, limit)
+    """The given read (limit first): a workspace's latest ``kora.*`` events, newest first."""
+    rows = await db.fetch("events.recent", RECENT_CHAIN_EVENTS_LIMIT_FIRST, workspace_id, limit)
     return [_event(r[0], r[1], r[2], r[3]) for r in rows]
 
 
