@@ -6,7 +6,8 @@ answer such as a session context (~1,300 fields). Most of our object types are f
 fields are plain attributes (Strawberry fields without a resolver). For such an object, when every
 selected field is a plain attribute of leaf type (scalar, enum, or a list of them) without
 arguments, ``FastExecutor`` builds the result dict directly: ``getattr`` + the type's own
-``coerce_output_value``, exactly what the generic path would do.
+``coerce_output_value``, exactly what the generic path would do; a list of such objects is
+completed in one loop, without graphql-core's per-item completion.
 
 Anything unusual falls back to the generic path for that object, so errors keep their exact
 message, path and null propagation: a null in a non-null field, a value the scalar refuses, a
@@ -30,6 +31,7 @@ from graphql import (
 from graphql.execution import Executor
 from graphql.execution.collect_fields import FieldDetailsList
 from graphql.pyutils import Path
+from graphql.type import GraphQLResolveInfo
 
 _DEFINITION: Final = "strawberry-definition"
 _MISS: Final = object()
@@ -167,3 +169,52 @@ class FastExecutor(Executor):  # type: ignore[type-arg]
         return super().collect_and_execute_subfields(
             return_type, field_details_list, path, result, position_context
         )
+
+    def complete_list_value(
+        self,
+        return_type: GraphQLList[GraphQLOutputType],
+        field_details_list: FieldDetailsList,
+        info: GraphQLResolveInfo[Any],
+        path: Path,
+        result: Any,
+        position_context: Any,
+    ) -> Any:
+        completed = self._complete_plain_list(return_type, field_details_list, result)
+        if completed is not None:
+            return completed
+        return super().complete_list_value(
+            return_type, field_details_list, info, path, result, position_context
+        )
+
+    def _complete_plain_list(
+        self,
+        return_type: GraphQLList[GraphQLOutputType],
+        details: FieldDetailsList,
+        result: Any,
+    ) -> list[Any] | None:
+        """A list of plain objects completed in one loop, or None for the generic path."""
+        item_type = return_type.of_type
+        non_null = isinstance(item_type, GraphQLNonNull)
+        inner = item_type.of_type if isinstance(item_type, GraphQLNonNull) else item_type
+        if (
+            not isinstance(inner, GraphQLObjectType)
+            or inner.is_type_of is not None
+            or not isinstance(result, list | tuple)
+            or any(d.node.directives for d in details)  # e.g. @stream
+        ):
+            return None
+        slots = self._plan(inner, details)
+        if slots is None:
+            return None
+        out: list[Any] = []
+        for item in result:
+            if item is None:
+                if non_null:
+                    return None
+                out.append(None)
+                continue
+            done = complete_plain(slots, item)
+            if done is None:
+                return None
+            out.append(done)
+        return out

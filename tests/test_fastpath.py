@@ -101,6 +101,24 @@ def test_fast_path_skips_per_field_resolution() -> None:
     assert calls == ["Query"]
 
 
+def test_plain_lists_complete_in_one_loop() -> None:
+    completed: list[str] = []
+
+    class Counting(Executor):  # type: ignore[type-arg]
+        def complete_value(self, return_type: Any, *args: Any, **kwargs: Any) -> Any:
+            completed.append(str(return_type))
+            return super().complete_value(return_type, *args, **kwargs)
+
+    class CountingFast(FastExecutor, Counting):
+        pass
+
+    schema = strawberry.Schema(query=Query)._schema
+    result = execute(schema, parse("{ rows { name } }"), executor_class=CountingFast)
+    assert isinstance(result, ExecutionResult)
+    assert result.data == {"rows": [{"name": "a"}, {"name": "b"}]}
+    assert completed == ["[Row!]!", "[Row!]"]  # the list (non-null, then list); no items
+
+
 @pytest.fixture
 async def context(make_settings: Callable[..., Settings]) -> AsyncIterator[Callable[[], Context]]:
     settings = make_settings()
