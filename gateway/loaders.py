@@ -12,6 +12,7 @@ Each batch function returns exactly one result per key, in key order (checked).
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable
 from typing import Any, Final, NamedTuple
 
@@ -19,6 +20,8 @@ from aiodataloader import DataLoader
 
 from gateway.db import Database, Executor
 from gateway.surfaces import charter, constitution, events, policies, scratchpad, tenants
+from gateway.surfaces.events import ChainEvent
+from gateway.surfaces.tenants import Tenant
 
 
 class RlsRead(NamedTuple):
@@ -72,22 +75,33 @@ def _one_per_key(keys: list[Any], values: list[Any]) -> list[Any]:
 
 
 class Loaders:
-    """The loaders of one request."""
+    """The loaders of one request, each made on first use (most requests need one or two)."""
 
     def __init__(self, db: Database, *, concurrency: int) -> None:
         self._db = db
-        self._gate = asyncio.Semaphore(max(1, concurrency))
-        self.tenants: DataLoader[str, tenants.Tenant | None] = DataLoader(self._load_tenants)
-        self.events: DataLoader[tuple[str, int], list[events.ChainEvent]] = DataLoader(
-            self._load_events
-        )
-        self.rls: DataLoader[RlsRead, Any] = DataLoader(self._load_rls)
+        self._concurrency = max(1, concurrency)
 
-    async def _load_tenants(self, keys: list[str]) -> list[tenants.Tenant | None]:
+    @functools.cached_property
+    def tenants(self) -> DataLoader[str, Tenant | None]:
+        return DataLoader(self._load_tenants)
+
+    @functools.cached_property
+    def events(self) -> DataLoader[tuple[str, int], list[ChainEvent]]:
+        return DataLoader(self._load_events)
+
+    @functools.cached_property
+    def rls(self) -> DataLoader[RlsRead, Any]:
+        return DataLoader(self._load_rls)
+
+    @functools.cached_property
+    def _gate(self) -> asyncio.Semaphore:
+        return asyncio.Semaphore(self._concurrency)
+
+    async def _load_tenants(self, keys: list[str]) -> list[Tenant | None]:
         found = await tenants.fetch_tenants(self._db.pooled, keys)
         return _one_per_key(keys, [found.get(k) for k in keys])
 
-    async def _load_events(self, keys: list[tuple[str, int]]) -> list[list[events.ChainEvent]]:
+    async def _load_events(self, keys: list[tuple[str, int]]) -> list[list[ChainEvent]]:
         found = await events.fetch_recent_events_many(self._db.pooled, keys)
         return _one_per_key(keys, [found[k] for k in keys])
 
@@ -107,5 +121,8 @@ class Loaders:
                     for read in reads:
                         results[read] = exc
 
-        await asyncio.gather(*(run(ws, reads) for ws, reads in by_workspace.items()))
+        if len(by_workspace) == 1:  # the common case: no task per workspace
+            await run(*next(iter(by_workspace.items())))
+        else:
+            await asyncio.gather(*(run(ws, reads) for ws, reads in by_workspace.items()))
         return _one_per_key(keys, [results[k] for k in keys])
