@@ -15,14 +15,11 @@ from pathlib import Path
 from typing import Final
 
 LUA: Final = r"""
-local bodies = {}
-for line in io.lines(os.getenv("BENCH_BODIES")) do bodies[#bodies + 1] = line end
-local headers = {
-  ["Content-Type"] = "application/json",
-  ["Accept"] = "application/graphql-response+json",
-}
+-- Each line is a JSON request body, or "<workspace>\t<body>" to send X-Workspace-Id too.
+-- Requests are formatted in init(), once wrk has set the Host header.
+local lines = {}
+for line in io.lines(os.getenv("BENCH_BODIES")) do lines[#lines + 1] = line end
 local requests = {}
-for i, body in ipairs(bodies) do requests[i] = wrk.format("POST", nil, headers, body) end
 local counter = 0
 
 function setup(thread)
@@ -32,6 +29,20 @@ end
 
 function init(args)
   math.randomseed(os.time() * 1000 + (thread_id or 0) * 7919)
+  for _, line in ipairs(lines) do
+    local headers = {
+      ["Host"] = wrk.headers["Host"],
+      ["Content-Type"] = "application/json",
+      ["Accept"] = "application/graphql-response+json",
+    }
+    local workspace, body = line:match("^([^\t]*)\t(.*)$")
+    if body == nil then
+      body = line
+    elseif workspace ~= "" then
+      headers["X-Workspace-Id"] = workspace
+    end
+    requests[#requests + 1] = wrk.format("POST", nil, headers, body)
+  end
 end
 
 function request()

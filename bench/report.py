@@ -99,7 +99,11 @@ class Report:
             )
             if pg:
                 p = r.postgraphile
-                line += f" {p.rps:,.0f} | {p.p50:.1f} |" if p else " – | – |"
+                if p is None:
+                    line += " – | – |"
+                else:
+                    failed = f" ({p.errors:,} failed)" if p.errors else ""
+                    line += f" {p.rps:,.0f}{failed} | {p.p50:.1f} |"
             line += f" {r.checked} ok | {g.errors + r.graphql_errors} |"
             lines.append(line)
         rss = self.rss_kb

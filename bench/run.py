@@ -227,5 +227,14 @@ async def _run(opts: Options, pg: EmbeddedPostgres, work: Path) -> Report:
             row.raw.samples.append(_ceiling(dsn, row.workload, bodies[row.workload], opts))
         log(f"{row.workload}: raw ceiling {row.raw.rps:,.0f} req/s")
     if opts.with_postgraphile:
-        await postgraphile.measure(report, dsn=dsn, work=work, bodies=bodies, opts=opts)
+        await postgraphile.measure(
+            report,
+            admin_dsn=pg.admin_dsn,
+            dsn=dsn,
+            reader=substrate.READER_ROLE,
+            work=work,
+            bodies=bodies,
+            script=script,
+            opts=opts,
+        )
     return report

@@ -39,7 +39,7 @@ def _tree(pid: int) -> Iterator[int]:
         yield from _tree(child)
 
 
-def _status_kb(pid: int, key: str) -> int:
+def status_kb(pid: int, key: str) -> int:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith(key + ":"):
@@ -116,11 +116,11 @@ class Gateway:
 
     def rss_kb(self) -> int:
         """Resident memory of the server and its worker processes, in KiB."""
-        return sum(_status_kb(pid, "VmRSS") for pid in _tree(self.proc.pid))
+        return sum(status_kb(pid, "VmRSS") for pid in _tree(self.proc.pid))
 
     def peak_rss_kb(self) -> int:
         """Peak resident memory (VmHWM) of the server and its workers, in KiB."""
-        return sum(_status_kb(pid, "VmHWM") for pid in _tree(self.proc.pid))
+        return sum(status_kb(pid, "VmHWM") for pid in _tree(self.proc.pid))
 
     def pids(self) -> list[int]:
         return list(_tree(self.proc.pid))
