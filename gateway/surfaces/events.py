@@ -31,21 +31,24 @@ LIMIT $2
 
 # What the gateway sends: the given read with the pretty-printing moved after the limit (the given
 # text pretty-prints every kora.* event of the workspace before sorting) and cut server-side to
-# PAYLOAD_TEXT_MAX + 1 characters, enough for ``truncate_payload`` to decide. Same rows, same
-# order, same payload_text after truncation: tests/test_events_sql.py proves it against the given
-# read, boundaries (300/301 characters, multi-byte text) included.
+# PAYLOAD_TEXT_MAX + 1 characters, enough for ``truncate_payload`` to decide. The tenant is joined
+# laterally, so the limit walks the (tenant_id, occurred_at desc) index and stops after the
+# limit instead of sorting every event of the workspace. Same rows, same order, same payload_text
+# after truncation: tests/test_events_sql.py proves it against the given read, boundaries
+# (300/301 characters, multi-byte text) included.
 RECENT_CHAIN_EVENTS_LIMIT_FIRST: Final = """
 SELECT e.event_id::text, e.event_type, e.occurred_at,
        left(jsonb_pretty(e.payload), 301) AS payload_text
-FROM (
+FROM hivex_foundation.tenant t
+CROSS JOIN LATERAL (
     SELECT el.event_id, el.event_type, el.occurred_at, el.payload
     FROM hivex_foundation.event_log el
-    JOIN hivex_foundation.tenant t ON t.tenant_id = el.tenant_id
-    WHERE t.clerk_org_id = $1
+    WHERE el.tenant_id = t.tenant_id
       AND el.event_type LIKE 'kora.%'
     ORDER BY el.occurred_at DESC
     LIMIT $2
 ) e
+WHERE t.clerk_org_id = $1
 ORDER BY e.occurred_at DESC
 """
 
