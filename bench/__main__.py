@@ -12,6 +12,7 @@ import asyncio
 import sys
 from pathlib import Path
 
+from bench.report import update_readme
 from bench.run import Options, run
 from bench.seed import Scale
 
@@ -42,6 +43,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--check", type=int, default=5, help="answers checked per workload (5)")
     p.add_argument("--with-postgraphile", action="store_true", help="also PostGraphile v5")
+    p.add_argument(
+        "--profile", action="store_true", help="py-spy flame graph of each workload (untimed)"
+    )
+    p.add_argument(
+        "--update-readme", action="store_true", help="put the table in README.md's Performance"
+    )
     p.add_argument("--data-dir", type=Path, default=HERE / ".data", help="bench/.data")
     p.add_argument("--results-dir", type=Path, default=HERE / "results", help="bench/results")
     return p
@@ -66,11 +73,15 @@ def main(argv: list[str] | None = None) -> int:
         curve_connections=args.curve_connections,
         check=args.check,
         with_postgraphile=args.with_postgraphile,
+        profile=args.profile,
     )
     report = asyncio.run(run(opts))
     print(report.table())
     path = report.write(opts.results_dir)
     print(f"\nwritten: {path}", file=sys.stderr)
+    if args.update_readme:
+        update_readme(HERE.parent / "README.md", report)
+        print("README.md: Performance table updated", file=sys.stderr)
     return 0
 
 

@@ -8,7 +8,7 @@ import statistics
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from bench.drive import Sample
 
@@ -192,3 +192,26 @@ def _cpus() -> int:
     import os
 
     return len(os.sched_getaffinity(0))
+
+
+README_START: Final = "<!-- bench-table:start -->"
+README_END: Final = "<!-- bench-table:end -->"
+
+
+def update_readme(readme: Path, report: Report) -> None:
+    """Replace the table between the README's bench-table markers with this run's."""
+    text = readme.read_text(encoding="utf-8")
+    head, found, rest = text.partition(README_START)
+    _old, found_end, tail = rest.partition(README_END)
+    if not found or not found_end:
+        raise RuntimeError(f"{readme} has no {README_START} … {README_END} markers")
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d")
+    run = report.settings
+    block = (
+        f"{README_START}\n{report.scale}, {run['connections']} connections, {run['runs']} × "
+        f"{run['seconds']:g} s, {run['workers']} gateway process(es), measured {stamp}:\n\n"
+        f"{report.table()}\n"
+    )
+    if report.notes:
+        block += "\n" + "\n".join(f"- {n}" for n in report.notes) + "\n"
+    readme.write_text(head + block + README_END + tail, encoding="utf-8")

@@ -15,7 +15,7 @@ from typing import Any
 import asyncpg
 import orjson
 
-from bench import postgraphile
+from bench import postgraphile, profile
 from bench.drive import Sample, run_wrk, write_script
 from bench.expected import expected_data, strip_volatile
 from bench.report import CurvePoint, Report, Row, Series
@@ -44,6 +44,7 @@ class Options:
     curve_connections: int = 4
     check: int = 5
     with_postgraphile: bool = False
+    profile: bool = False
     bodies: int = 2000
 
 
@@ -132,6 +133,19 @@ def _load(
     )
 
 
+def _profile(gateway: Gateway, script: Path, bodies: Path, opts: Options) -> str:
+    """A py-spy flame graph of the gateway under one more (untimed) run of this workload."""
+    seconds = min(opts.seconds, 10.0)
+    opts.results_dir.mkdir(parents=True, exist_ok=True)
+    out = opts.results_dir / f"profile-{bodies.stem.removeprefix('bodies-')}.svg"
+    recorder = profile.start(gateway.proc.pid, seconds, out)
+    _load(gateway.url, script, bodies, opts, seconds)
+    note = profile.finish(recorder, out)
+    gateway.log_since_last()
+    log(note)
+    return note
+
+
 async def run(opts: Options) -> Report:
     """The whole benchmark; the report (also printed and written by ``__main__``)."""
     data_dir = opts.data_dir / (
@@ -192,6 +206,8 @@ async def _run(opts: Options, pg: EmbeddedPostgres, work: Path) -> Report:
             stats = gateway.log_since_last()
             row.graphql_errors, row.statements = stats.errors, stats.statements
             report.rows.append(row)
+            if opts.profile:
+                report.notes.append(_profile(gateway, script, bodies[name], opts))
         for size in opts.curve if "W4" in opts.workloads else ():
             workload = fan_out(min(size, len(ids)))
             path = _bodies_file(work, workload, ids, min(opts.bodies, 500))

@@ -52,3 +52,25 @@ def test_bench_runs_at_tiny_scale(tmp_path: Path) -> None:
     rss = report["rss_kb"]
     assert 0 < rss["start"] <= rss["peak"]
     assert rss["end"] > 0
+
+
+def test_update_readme_replaces_only_the_marked_table(tmp_path: Path) -> None:
+    from bench.drive import Sample
+    from bench.report import README_END, README_START, Report, Row, update_readme
+
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# Title\n\nbefore\n{README_START}\nold table\n{README_END}\nafter\n")
+    report = Report(
+        scale="12 workspaces",
+        settings={"connections": 4, "runs": 1, "seconds": 1.0, "workers": 1},
+    )
+    row = Row("W3", "constitution")
+    row.gateway.samples.append(Sample(1000, 1.0, 2.0, 5.0, 0))
+    row.raw.samples.append(Sample(4000, 1.0, 0.5, 1.0, 0))
+    report.rows.append(row)
+    update_readme(readme, report)
+    text = readme.read_text()
+    assert "old table" not in text
+    assert text.startswith("# Title\n\nbefore\n")
+    assert text.endswith(f"{README_END}\nafter\n")
+    assert "| W3 | 1,000 | 2.0 | 5.0 | 4,000 | 0.25 |" in text
