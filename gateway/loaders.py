@@ -2,6 +2,8 @@
 
 - ``tenants``: workspace id → Tenant | None, one statement for all ids asked in a tick.
 - ``events``: (workspace id, limit) → events, one statement for all pairs asked in a tick.
+- ``tenant_events``: (workspace id, limit) → Tenant | None, reading the tenant row and its events
+  in one statement and priming ``tenants`` and ``events`` with them (for ``workspace { events }``).
 - ``rls``: every kronicle.* read. The RLS GUC holds one workspace per transaction, so a batch is
   split by workspace: one transaction per workspace holding all of its reads, workspaces run
   concurrently (bounded by the pool size).
@@ -90,6 +92,10 @@ class Loaders:
         return DataLoader(self._load_events)
 
     @functools.cached_property
+    def tenant_events(self) -> DataLoader[tuple[str, int], Tenant | None]:
+        return DataLoader(self._load_tenant_events)
+
+    @functools.cached_property
     def rls(self) -> DataLoader[RlsRead, Any]:
         return DataLoader(self._load_rls)
 
@@ -104,6 +110,15 @@ class Loaders:
     async def _load_events(self, keys: list[tuple[str, int]]) -> list[list[ChainEvent]]:
         found = await events.fetch_recent_events_many(self._db.pooled, keys)
         return _one_per_key(keys, [found[k] for k in keys])
+
+    async def _load_tenant_events(self, keys: list[tuple[str, int]]) -> list[Tenant | None]:
+        found = await events.fetch_tenants_with_events(self._db.pooled, keys)
+        for key, entry in found.items():
+            self.tenants.prime(key[0], None if entry is None else entry[0])
+            if entry is not None:
+                self.events.prime(key, entry[1])
+        tenants_found = {k: None if v is None else v[0] for k, v in found.items()}
+        return _one_per_key(keys, [tenants_found[k] for k in keys])
 
     async def _load_rls(self, keys: list[RlsRead]) -> list[Any]:
         by_workspace: dict[str, list[RlsRead]] = {}

@@ -41,13 +41,15 @@ def test_bench_runs_at_tiny_scale(tmp_path: Path) -> None:
         assert w["raw"]["rps"] > 0, name
         assert w["gateway"]["errors"] == 0, name
         assert w["graphql_errors"] == 0, name
+    # W1: the tenant row and its events in one statement.
+    assert set(by_name["W1"]["sql_statements_per_request"]) == {"1"}
     # W3 reads one workspace: the tenant lookup, then set_config + the constitution read.
     assert set(by_name["W3"]["sql_statements_per_request"]) == {"3"}
     curve = {p["workspaces"]: p for p in report["w4_curve"]}
     assert sorted(curve) == [1, 10]
     for point in curve.values():
-        # Tenants and events: one statement each, whatever the number of workspaces.
-        assert set(point["sql_statements_outside_rls_per_request"]) == {"2"}
+        # Tenant rows and their events: one statement, whatever the number of workspaces.
+        assert set(point["sql_statements_outside_rls_per_request"]) == {"1"}
         assert set(point["sql_transactions_per_request"]) == {str(point["workspaces"])}
     rss = report["rss_kb"]
     assert 0 < rss["start"] <= rss["peak"]

@@ -95,3 +95,23 @@ async def test_batch_read_equals_given(
     assert set(got) == set(keys)
     for workspace, limit in keys:
         assert got[(workspace, limit)] == await given(reader_conn, workspace, limit)
+
+
+async def test_tenant_with_events_equals_separate_reads(
+    reader_conn: asyncpg.Connection, boundary_workspace: str
+) -> None:
+    from gateway.surfaces.tenants import fetch_tenants
+
+    executor = ConnExecutor(reader_conn)
+    keys = [(ws, limit) for ws in (*WORKSPACES, boundary_workspace) for limit in (1, 50)]
+    batch = await events.fetch_tenants_with_events(executor, keys)
+    for key in keys:
+        single = await events.fetch_tenants_with_events(executor, [key])
+        tenant = (await fetch_tenants(executor, [key[0]])).get(key[0])
+        if tenant is None:
+            assert batch[key] is None
+            assert single[key] is None
+            continue
+        want = (tenant, await given(reader_conn, *key))
+        assert batch[key] == want
+        assert single[key] == want

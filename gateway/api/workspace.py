@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import strawberry
 
 from gateway import prompt, session
+from gateway.api import prefetch
 from gateway.api.types import (
     CapabilityRow,
     ChainEvent,
@@ -166,10 +167,19 @@ class Workspace:
         return prompt.build_prompt_block(value, policies)
 
 
-async def load_workspace(ctx: Context, workspace_id: str) -> Workspace | None:
-    """Authorize, then look the workspace up; None when no tenant has that id."""
+async def load_workspace(
+    ctx: Context, workspace_id: str, events_limit: int | None = None
+) -> Workspace | None:
+    """Authorize, then look the workspace up; None when no tenant has that id.
+
+    With ``events_limit`` (the selection asks for those events) the tenant row and the events
+    are read in one statement and the events are cached for the ``events`` field.
+    """
     ctx.authorize(workspace_id)
-    tenant = await ctx.tenant(workspace_id)
+    if events_limit is None:
+        tenant = await ctx.tenant(workspace_id)
+    else:
+        tenant = await ctx.tenant_with_events(workspace_id, events_limit)
     return None if tenant is None else Workspace(tenant=tenant)
 
 
@@ -184,7 +194,8 @@ class Query:
             strawberry.argument(description="The workspace id (Clerk organisation id)."),
         ],
     ) -> Workspace | None:
-        return await load_workspace(info.context, str(id))
+        limit = prefetch.events_limit(info, info.context.settings.max_limit)
+        return await load_workspace(info.context, str(id), limit)
 
     @strawberry.field(
         description="Several workspaces at once, in the order of `ids`; null for an unknown id. "
@@ -207,5 +218,6 @@ class Query:
             )
         # Awaitable items: each entry resolves (or fails) on its own, so one forbidden id
         # nulls that entry with its own error instead of the whole list.
-        items: list[Awaitable[Any]] = [load_workspace(info.context, str(i)) for i in ids]
+        limit = prefetch.events_limit(info, info.context.settings.max_limit)
+        items: list[Awaitable[Any]] = [load_workspace(info.context, str(i), limit) for i in ids]
         return items  # type: ignore[return-value]
