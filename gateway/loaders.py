@@ -4,6 +4,9 @@
 - ``events``: (workspace id, limit) → events, one statement for all pairs asked in a tick.
 - ``tenant_events``: (workspace id, limit) → Tenant | None, reading the tenant row and its events
   in one statement and priming ``tenants`` and ``events`` with them (for ``workspace { events }``).
+- ``tenant_rls``: (workspace id, reads) → Tenant | None, reading the tenant row inside the
+  workspace's RLS transaction, then (if it exists) the given kronicle.* reads, and priming
+  ``tenants`` and ``rls``: one transaction and one pool checkout for ``workspace { constitution }``.
 - ``rls``: every kronicle.* read. The RLS GUC holds one workspace per transaction, so a batch is
   split by workspace: one transaction per workspace holding all of its reads, workspaces run
   concurrently (bounded by the pool size).
@@ -70,6 +73,11 @@ RLS_READS: Final[dict[str, Callable[[Executor, RlsRead], Awaitable[Any]]]] = {
 }
 
 
+_UNREAD: Final = object()
+TenantRlsKey = tuple[str, tuple[tuple[str, int | None], ...]]
+"""(workspace id, ((surface, limit or None), ...)): the RLS reads to make with the tenant."""
+
+
 def _one_per_key(keys: list[Any], values: list[Any]) -> list[Any]:
     if len(values) != len(keys):
         raise RuntimeError(f"batch returned {len(values)} results for {len(keys)} keys")
@@ -96,6 +104,10 @@ class Loaders:
         return DataLoader(self._load_tenant_events)
 
     @functools.cached_property
+    def tenant_rls(self) -> DataLoader[TenantRlsKey, Tenant | None]:
+        return DataLoader(self._load_tenant_rls)
+
+    @functools.cached_property
     def rls(self) -> DataLoader[RlsRead, Any]:
         return DataLoader(self._load_rls)
 
@@ -119,6 +131,41 @@ class Loaders:
                 self.events.prime(key, entry[1])
         tenants_found = {k: None if v is None else v[0] for k, v in found.items()}
         return _one_per_key(keys, [tenants_found[k] for k in keys])
+
+    async def _load_tenant_rls(self, keys: list[TenantRlsKey]) -> list[Tenant | None]:
+        found: dict[TenantRlsKey, Any] = {}
+
+        async def run(key: TenantRlsKey) -> None:
+            workspace_id, wanted = key
+            reads = [RlsRead(workspace_id, surface, arg) for surface, arg in wanted]
+            tenant: Any = _UNREAD
+            results: dict[RlsRead, Any] = {}
+            async with self._gate:
+                try:
+                    async with self._db.rls_transaction(workspace_id) as tx:
+                        tenant = (await tenants.fetch_tenants(tx, [workspace_id])).get(workspace_id)
+                        if tenant is not None:
+                            try:
+                                for read in reads:
+                                    results[read] = await RLS_READS[read.surface](tx, read)
+                            except Exception as exc:
+                                # As in _load_rls: a failed transaction fails each of its reads.
+                                results = dict.fromkeys(reads, exc)
+                except Exception as exc:
+                    if tenant is _UNREAD:  # the workspace itself could not be read
+                        found[key] = exc
+                        return
+            found[key] = tenant
+            self.tenants.prime(workspace_id, tenant)
+            for read, value in results.items():
+                self.rls.prime(read, value)
+
+        unique = list(dict.fromkeys(keys))
+        if len(unique) == 1:
+            await run(unique[0])
+        else:
+            await asyncio.gather(*(run(key) for key in unique))
+        return _one_per_key(keys, [found[k] for k in keys])
 
     async def _load_rls(self, keys: list[RlsRead]) -> list[Any]:
         by_workspace: dict[str, list[RlsRead]] = {}

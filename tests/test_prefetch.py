@@ -87,3 +87,58 @@ async def test_fan_out_prefetches_in_one_statement(
     assert len(got[0]["events"]) == 2
     assert got[1] == {"id": FRESH_WS, "events": []}
     assert got[2] is None
+
+
+def _strip(data: Any) -> Any:
+    if isinstance(data, dict):
+        return {k: _strip(v) for k, v in data.items() if k != "assembledAt"}
+    if isinstance(data, list):
+        return [_strip(v) for v in data]
+    return data
+
+
+RLS_SELECTION = """
+    constitution { revisionId rulesHash }
+    roleCharter { title version }
+    ownScratchpad(limit: $n) { entryId content }
+    crossAgentScratchpad { entryId agentId }
+    policies { policyId name }
+    sessionContext {
+        workspaceId assembledAt ownScratchpad { entryId } recentChainEvents { eventId }
+    }
+"""
+
+
+@pytest.mark.parametrize("workspace", [DEMO_WS, FRESH_WS, "org_unknown"])
+async def test_tenant_read_in_the_rls_transaction_same_answer(
+    client: GqlClient, caplog: pytest.LogCaptureFixture, workspace: str
+) -> None:
+    caplog.set_level("INFO", logger="gateway.request")
+    direct = f"query($id: ID!, $n: Int!) {{ workspace(id: $id) {{ {RLS_SELECTION} }} }}"
+    fetched, sql = await _ask(client, caplog, direct, id=workspace, n=3)
+    assert sql[:2] == ["rls.set_config", "tenants.by_clerk_org_ids"]
+    if workspace == "org_unknown":
+        assert sql == ["rls.set_config", "tenants.by_clerk_org_ids"]
+        assert fetched["data"] == {"workspace": None}
+    else:
+        # one transaction: tenant, charter, both scratchpads (two limits), constitution, policies
+        assert caplog.records[-1].sql_transactions == 1
+        assert "events.recent" in sql  # the session context's events, outside RLS
+    spread = (
+        "query($id: ID!, $n: Int!) { workspace(id: $id) { ...W } }"
+        f" fragment W on Workspace {{ {RLS_SELECTION} }}"
+    )
+    separate, sql = await _ask(client, caplog, spread, id=workspace, n=3)
+    assert sql[0] == "tenants.by_clerk_org_ids"
+    assert _strip(fetched) == _strip(separate)
+    assert "errors" not in fetched
+
+
+async def test_bad_scratchpad_limit_is_not_prefetched(
+    client: GqlClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO", logger="gateway.request")
+    query = "query($id: ID!) { workspace(id: $id) { ownScratchpad(limit: 0) { entryId } } }"
+    body, sql = await _ask(client, caplog, query, id=DEMO_WS)
+    assert sql == ["tenants.by_clerk_org_ids"]
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["BAD_USER_INPUT"]

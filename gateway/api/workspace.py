@@ -168,18 +168,25 @@ class Workspace:
 
 
 async def load_workspace(
-    ctx: Context, workspace_id: str, events_limit: int | None = None
+    ctx: Context,
+    workspace_id: str,
+    events_limit: int | None = None,
+    rls_reads: tuple[tuple[str, int | None], ...] = (),
 ) -> Workspace | None:
     """Authorize, then look the workspace up; None when no tenant has that id.
 
     With ``events_limit`` (the selection asks for those events) the tenant row and the events
-    are read in one statement and the events are cached for the ``events`` field.
+    are read in one statement; otherwise, with ``rls_reads`` (the selection's kronicle.* reads)
+    the tenant row is read in the workspace's RLS transaction before them. Either way the
+    results are cached for the fields that ask for them.
     """
     ctx.authorize(workspace_id)
-    if events_limit is None:
-        tenant = await ctx.tenant(workspace_id)
-    else:
+    if events_limit is not None:
         tenant = await ctx.tenant_with_events(workspace_id, events_limit)
+    elif rls_reads:
+        tenant = await ctx.tenant_with_rls_reads(workspace_id, rls_reads)
+    else:
+        tenant = await ctx.tenant(workspace_id)
     return None if tenant is None else Workspace(tenant=tenant)
 
 
@@ -194,8 +201,10 @@ class Query:
             strawberry.argument(description="The workspace id (Clerk organisation id)."),
         ],
     ) -> Workspace | None:
-        limit = prefetch.events_limit(info, info.context.settings.max_limit)
-        return await load_workspace(info.context, str(id), limit)
+        most = info.context.settings.max_limit
+        limit = prefetch.events_limit(info, most)
+        reads = prefetch.rls_reads(info, most) if limit is None else ()
+        return await load_workspace(info.context, str(id), limit, reads)
 
     @strawberry.field(
         description="Several workspaces at once, in the order of `ids`; null for an unknown id. "
@@ -218,6 +227,8 @@ class Query:
             )
         # Awaitable items: each entry resolves (or fails) on its own, so one forbidden id
         # nulls that entry with its own error instead of the whole list.
+        # Several workspaces: tenant rows (with events when selected) in one statement for all;
+        # the RLS reads then run one transaction per workspace, as ever.
         limit = prefetch.events_limit(info, info.context.settings.max_limit)
         items: list[Awaitable[Any]] = [load_workspace(info.context, str(i), limit) for i in ids]
         return items  # type: ignore[return-value]
