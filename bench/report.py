@@ -209,9 +209,13 @@ def update_readme(readme: Path, report: Report) -> None:
     run = report.settings
     block = (
         f"{README_START}\n{report.scale}, {run['connections']} connections, {run['runs']} × "
-        f"{run['seconds']:g} s, {run['workers']} gateway process(es), measured {stamp}:\n\n"
+        f"{run['seconds']:g} s, {_processes(run['workers'])}, measured {stamp}:\n\n"
         f"{report.table()}\n"
     )
     if report.notes:
         block += "\n" + "\n".join(f"- {n}" for n in report.notes) + "\n"
     readme.write_text(head + block + README_END + tail, encoding="utf-8")
+
+
+def _processes(workers: int) -> str:
+    return "1 gateway process" if workers == 1 else f"{workers} gateway processes"
