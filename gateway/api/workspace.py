@@ -106,15 +106,16 @@ class Workspace:
         return SessionContext.from_value(value)
 
     @strawberry.field(
+        graphql_type=list[ChainEvent],
         description="The latest `kora.*` events of the workspace's chain, newest first. "
-        "Payloads longer than 300 characters are cut to 300 followed by `…`."
+        "Payloads longer than 300 characters are cut to 300 followed by `…`.",
     )
     async def events(
         self, info: Info, limit: EventsLimit = events_surface.DEFAULT_LIMIT
-    ) -> list[ChainEvent]:
+    ) -> list[events_surface.ChainEvent]:
+        # The surface rows carry the GraphQL fields under the same names: no per-row copy.
         info.context.check_limit("limit", limit)
-        rows = await info.context.events(self.tenant.workspace_id, limit)
-        return [ChainEvent.from_row(r) for r in rows]
+        return await info.context.events(self.tenant.workspace_id, limit)
 
     @strawberry.field(
         description="The active Constitution revision (highest revision number); null on a "
