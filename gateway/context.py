@@ -70,6 +70,18 @@ class Context:
     async def tenant(self, workspace_id: str) -> Tenant | None:
         return await self.loaders.tenants.load(workspace_id)
 
+    async def tenant_with_events(self, workspace_id: str, limit: int) -> Tenant | None:
+        """The tenant, with its latest ``limit`` events read in the same statement and cached
+        for :meth:`events` (one round trip for ``workspace(id) { events }``)."""
+        return await self.loaders.tenant_events.load((workspace_id, limit))
+
+    async def tenant_with_rls_reads(
+        self, workspace_id: str, reads: tuple[tuple[str, int | None], ...]
+    ) -> Tenant | None:
+        """The tenant, read in the workspace's RLS transaction together with ``reads`` (surface,
+        limit) whose results are cached for the fields that ask for them."""
+        return await self.loaders.tenant_rls.load((workspace_id, reads))
+
     async def events(self, workspace_id: str, limit: int) -> list[events.ChainEvent]:
         return await self.loaders.events.load((workspace_id, limit))
 

@@ -69,6 +69,16 @@ def map_db_errors() -> Iterator[None]:
         raise DatabaseUnavailable("The database is unavailable; retry shortly.") from exc
 
 
+async def keep_session(conn: asyncpg.Connection) -> None:
+    """The pool's reset on release: nothing beyond asyncpg's own rollback of an open transaction.
+
+    Pooled connections never carry session state: the RLS GUC is transaction-local, and nothing
+    LISTENs, takes advisory locks or SETs session settings on them (the live-update listener has
+    its own connection). asyncpg's default reset query (``RESET ALL; UNLISTEN *; ...``) would cost
+    one round trip per checkout for nothing.
+    """
+
+
 class Executor(Protocol):
     async def fetch(self, name: str, sql: str, *args: Any) -> list[asyncpg.Record]: ...
 
@@ -124,6 +134,7 @@ class Database:
             # no statement holds a connection much longer than statement_timeout.
             command_timeout=s.statement_timeout_ms / 1000 + COMMAND_TIMEOUT_MARGIN_S,
             max_inactive_connection_lifetime=300.0,
+            reset=keep_session,
             server_settings={
                 "application_name": "kora-gateway",
                 "statement_timeout": str(s.statement_timeout_ms),

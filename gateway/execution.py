@@ -29,6 +29,8 @@ from graphql import (
 from graphql.pyutils import is_awaitable
 from graphql.utilities import get_operation_ast
 
+from gateway.fastpath import FastExecutor
+
 Phase = Literal["parse", "validate"]
 
 
@@ -124,6 +126,7 @@ async def run(
         context_value=context,
         variable_values=dict(variables) if variables else None,
         operation_name=operation_name,
+        executor_class=FastExecutor,
     )
     if is_awaitable(result):
         result = await result

@@ -4,6 +4,11 @@
 - ``events``: (workspace id, limit) → events, one statement for all pairs asked in a tick.
 - ``history``: event-history pages (``HistoryKey``), one statement for all pages asked in a tick.
 - ``chain``: (tenant id, n) → the tenant's newest n chain links, one statement for all pairs.
+- ``tenant_events``: (workspace id, limit) → Tenant | None, reading the tenant row and its events
+  in one statement and priming ``tenants`` and ``events`` with them (for ``workspace { events }``).
+- ``tenant_rls``: (workspace id, reads) → Tenant | None, reading the tenant row inside the
+  workspace's RLS transaction, then (if it exists) the given kronicle.* reads, and priming
+  ``tenants`` and ``rls``: one transaction and one pool checkout for ``workspace { constitution }``.
 - ``rls``: every kronicle.* read. The RLS GUC holds one workspace per transaction, so a batch is
   split by workspace: one transaction per workspace holding all of its reads, workspaces run
   concurrently (bounded by the pool size).
@@ -14,6 +19,7 @@ Each batch function returns exactly one result per key, in key order (checked).
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable
 from typing import Any, Final, NamedTuple
 
@@ -21,16 +27,11 @@ from aiodataloader import DataLoader
 
 from gateway import telemetry
 from gateway.db import Database, Executor
-from gateway.surfaces import (
-    chain,
-    charter,
-    constitution,
-    events,
-    history,
-    policies,
-    scratchpad,
-    tenants,
-)
+from gateway.surfaces import charter, constitution, events, policies, scratchpad, tenants
+from gateway.surfaces.chain import ChainLink, fetch_chain_windows
+from gateway.surfaces.events import ChainEvent
+from gateway.surfaces.history import HistoryKey, HistoryPage, fetch_history_pages
+from gateway.surfaces.tenants import Tenant
 
 
 class RlsRead(NamedTuple):
@@ -77,6 +78,11 @@ RLS_READS: Final[dict[str, Callable[[Executor, RlsRead], Awaitable[Any]]]] = {
 }
 
 
+_UNREAD: Final = object()
+TenantRlsKey = tuple[str, tuple[tuple[str, int | None], ...]]
+"""(workspace id, ((surface, limit or None), ...)): the RLS reads to make with the tenant."""
+
+
 def _one_per_key(keys: list[Any], values: list[Any]) -> list[Any]:
     if len(values) != len(keys):
         raise RuntimeError(f"batch returned {len(values)} results for {len(keys)} keys")
@@ -84,39 +90,109 @@ def _one_per_key(keys: list[Any], values: list[Any]) -> list[Any]:
 
 
 class Loaders:
-    """The loaders of one request."""
+    """The loaders of one request, each made on first use (most requests need one or two)."""
 
     def __init__(self, db: Database, *, concurrency: int) -> None:
         self._db = db
-        self._gate = asyncio.Semaphore(max(1, concurrency))
-        self.tenants: DataLoader[str, tenants.Tenant | None] = DataLoader(self._load_tenants)
-        self.events: DataLoader[tuple[str, int], list[events.ChainEvent]] = DataLoader(
-            self._load_events
-        )
-        self.rls: DataLoader[RlsRead, Any] = DataLoader(self._load_rls)
-        self.history: DataLoader[history.HistoryKey, history.HistoryPage] = DataLoader(
-            self._load_history
-        )
-        self.chain: DataLoader[tuple[str, int], list[chain.ChainLink]] = DataLoader(
-            self._load_chain
-        )
+        self._concurrency = max(1, concurrency)
 
-    async def _load_tenants(self, keys: list[str]) -> list[tenants.Tenant | None]:
+    @functools.cached_property
+    def tenants(self) -> DataLoader[str, Tenant | None]:
+        return DataLoader(self._load_tenants)
+
+    @functools.cached_property
+    def events(self) -> DataLoader[tuple[str, int], list[ChainEvent]]:
+        return DataLoader(self._load_events)
+
+    @functools.cached_property
+    def tenant_events(self) -> DataLoader[tuple[str, int], Tenant | None]:
+        return DataLoader(self._load_tenant_events)
+
+    @functools.cached_property
+    def tenant_rls(self) -> DataLoader[TenantRlsKey, Tenant | None]:
+        return DataLoader(self._load_tenant_rls)
+
+    @functools.cached_property
+    def rls(self) -> DataLoader[RlsRead, Any]:
+        return DataLoader(self._load_rls)
+
+    @functools.cached_property
+    def history(self) -> DataLoader[HistoryKey, HistoryPage]:
+        return DataLoader(self._load_history)
+
+    @functools.cached_property
+    def chain(self) -> DataLoader[tuple[str, int], list[ChainLink]]:
+        return DataLoader(self._load_chain)
+
+    @functools.cached_property
+    def _gate(self) -> asyncio.Semaphore:
+        return asyncio.Semaphore(self._concurrency)
+
+    async def _load_tenants(self, keys: list[str]) -> list[Tenant | None]:
         telemetry.batch("tenants", len(keys))
         found = await tenants.fetch_tenants(self._db.pooled, keys)
         return _one_per_key(keys, [found.get(k) for k in keys])
 
-    async def _load_events(self, keys: list[tuple[str, int]]) -> list[list[events.ChainEvent]]:
+    async def _load_events(self, keys: list[tuple[str, int]]) -> list[list[ChainEvent]]:
         telemetry.batch("events", len(keys))
         found = await events.fetch_recent_events_many(self._db.pooled, keys)
         return _one_per_key(keys, [found[k] for k in keys])
 
-    async def _load_history(self, keys: list[history.HistoryKey]) -> list[history.HistoryPage]:
-        found = await history.fetch_history_pages(self._db.pooled, keys)
+    async def _load_tenant_events(self, keys: list[tuple[str, int]]) -> list[Tenant | None]:
+        telemetry.batch("tenant_events", len(keys))
+        found = await events.fetch_tenants_with_events(self._db.pooled, keys)
+        for key, entry in found.items():
+            self.tenants.prime(key[0], None if entry is None else entry[0])
+            if entry is not None:
+                self.events.prime(key, entry[1])
+        tenants_found = {k: None if v is None else v[0] for k, v in found.items()}
+        return _one_per_key(keys, [tenants_found[k] for k in keys])
+
+    async def _load_tenant_rls(self, keys: list[TenantRlsKey]) -> list[Tenant | None]:
+        telemetry.batch("tenant_rls", len(keys))
+        found: dict[TenantRlsKey, Any] = {}
+
+        async def run(key: TenantRlsKey) -> None:
+            workspace_id, wanted = key
+            if not tenants.is_possible_workspace_id(workspace_id):
+                found[key] = None  # no tenant can have it: nothing to read
+                return
+            reads = [RlsRead(workspace_id, surface, arg) for surface, arg in wanted]
+            tenant: Any = _UNREAD
+            results: dict[RlsRead, Any] = {}
+            async with self._gate:
+                try:
+                    async with self._db.rls_transaction(workspace_id) as tx:
+                        tenant = (await tenants.fetch_tenants(tx, [workspace_id])).get(workspace_id)
+                        if tenant is not None:
+                            try:
+                                for read in reads:
+                                    results[read] = await RLS_READS[read.surface](tx, read)
+                            except Exception as exc:
+                                # As in _load_rls: a failed transaction fails each of its reads.
+                                results = dict.fromkeys(reads, exc)
+                except Exception as exc:
+                    if tenant is _UNREAD:  # the workspace itself could not be read
+                        found[key] = exc
+                        return
+            found[key] = tenant
+            self.tenants.prime(workspace_id, tenant)
+            for read, value in results.items():
+                self.rls.prime(read, value)
+
+        unique = list(dict.fromkeys(keys))
+        if len(unique) == 1:
+            await run(unique[0])
+        else:
+            await asyncio.gather(*(run(key) for key in unique))
         return _one_per_key(keys, [found[k] for k in keys])
 
-    async def _load_chain(self, keys: list[tuple[str, int]]) -> list[list[chain.ChainLink]]:
-        found = await chain.fetch_chain_windows(self._db.pooled, keys)
+    async def _load_history(self, keys: list[HistoryKey]) -> list[HistoryPage]:
+        found = await fetch_history_pages(self._db.pooled, keys)
+        return _one_per_key(keys, [found[k] for k in keys])
+
+    async def _load_chain(self, keys: list[tuple[str, int]]) -> list[list[ChainLink]]:
+        found = await fetch_chain_windows(self._db.pooled, keys)
         return _one_per_key(keys, [found[k] for k in keys])
 
     async def _load_rls(self, keys: list[RlsRead]) -> list[Any]:
@@ -136,5 +212,8 @@ class Loaders:
                     for read in reads:
                         results[read] = exc
 
-        await asyncio.gather(*(run(ws, reads) for ws, reads in by_workspace.items()))
+        if len(by_workspace) == 1:  # the common case: no task per workspace
+            await run(*next(iter(by_workspace.items())))
+        else:
+            await asyncio.gather(*(run(ws, reads) for ws, reads in by_workspace.items()))
         return _one_per_key(keys, [results[k] for k in keys])

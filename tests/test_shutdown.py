@@ -38,7 +38,8 @@ async def test_sigterm_during_load_fails_no_inflight_request(
                 slow = [asyncio.create_task(send(slow_client, POLICIES)) for _ in range(4)]
                 await eventually(lambda: _waiting(fault_pg.admin_dsn, 4), within=10)
                 async with Load(server.url, concurrency=6, queries=QUICK) as load:
-                    await asyncio.sleep(0.5)
+                    # Enough requests under way first, however slow the machine is today.
+                    await eventually(lambda: _count(load, 10), within=10)
                     sigterm_at = time.monotonic()
                     server.proc.send_signal(signal.SIGTERM)
                     await asyncio.sleep(0.5)
@@ -63,6 +64,10 @@ async def test_sigterm_during_load_fails_no_inflight_request(
     log = server.log_text()
     assert "Application shutdown complete" in log
     assert await gateway_backends(fault_pg.admin_dsn) == 0  # the pool was closed
+
+
+async def _count(load: Load, least: int) -> bool:
+    return len(load.outcomes) >= least
 
 
 async def _waiting(admin_dsn: str, count: int) -> bool:

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import strawberry
 
 from gateway import prompt, session
-from gateway.api import history
+from gateway.api import history, prefetch
 from gateway.api.types import (
     CapabilityRow,
     ChainEvent,
@@ -107,15 +107,16 @@ class Workspace:
         return SessionContext.from_value(value)
 
     @strawberry.field(
+        graphql_type=list[ChainEvent],
         description="The latest `kora.*` events of the workspace's chain, newest first. "
-        "Payloads longer than 300 characters are cut to 300 followed by `…`."
+        "Payloads longer than 300 characters are cut to 300 followed by `…`.",
     )
     async def events(
         self, info: Info, limit: EventsLimit = events_surface.DEFAULT_LIMIT
-    ) -> list[ChainEvent]:
+    ) -> list[events_surface.ChainEvent]:
+        # The surface rows carry the GraphQL fields under the same names: no per-row copy.
         info.context.check_limit("limit", limit)
-        rows = await info.context.events(self.tenant.workspace_id, limit)
-        return [ChainEvent.from_row(r) for r in rows]
+        return await info.context.events(self.tenant.workspace_id, limit)
 
     @strawberry.field(
         description="The workspace's `kora.*` events as a Relay connection, newest first, with "
@@ -190,10 +191,26 @@ class Workspace:
         return prompt.build_prompt_block(value, policies)
 
 
-async def load_workspace(ctx: Context, workspace_id: str) -> Workspace | None:
-    """Authorize, then look the workspace up; None when no tenant has that id."""
+async def load_workspace(
+    ctx: Context,
+    workspace_id: str,
+    events_limit: int | None = None,
+    rls_reads: tuple[tuple[str, int | None], ...] = (),
+) -> Workspace | None:
+    """Authorize, then look the workspace up; None when no tenant has that id.
+
+    With ``events_limit`` (the selection asks for those events) the tenant row and the events
+    are read in one statement; otherwise, with ``rls_reads`` (the selection's kronicle.* reads)
+    the tenant row is read in the workspace's RLS transaction before them. Either way the
+    results are cached for the fields that ask for them.
+    """
     ctx.authorize(workspace_id)
-    tenant = await ctx.tenant(workspace_id)
+    if events_limit is not None:
+        tenant = await ctx.tenant_with_events(workspace_id, events_limit)
+    elif rls_reads:
+        tenant = await ctx.tenant_with_rls_reads(workspace_id, rls_reads)
+    else:
+        tenant = await ctx.tenant(workspace_id)
     return None if tenant is None else Workspace(tenant=tenant)
 
 
@@ -208,7 +225,10 @@ class Query:
             strawberry.argument(description="The workspace id (Clerk organisation id)."),
         ],
     ) -> Workspace | None:
-        return await load_workspace(info.context, str(id))
+        most = info.context.settings.max_limit
+        limit = prefetch.events_limit(info, most)
+        reads = prefetch.rls_reads(info, most) if limit is None else ()
+        return await load_workspace(info.context, str(id), limit, reads)
 
     @strawberry.field(
         description="Several workspaces at once, in the order of `ids`; null for an unknown id. "
@@ -231,5 +251,8 @@ class Query:
             )
         # Awaitable items: each entry resolves (or fails) on its own, so one forbidden id
         # nulls that entry with its own error instead of the whole list.
-        items: list[Awaitable[Any]] = [load_workspace(info.context, str(i)) for i in ids]
+        # Several workspaces: tenant rows (with events when selected) in one statement for all;
+        # the RLS reads then run one transaction per workspace, as ever.
+        limit = prefetch.events_limit(info, info.context.settings.max_limit)
+        items: list[Awaitable[Any]] = [load_workspace(info.context, str(i), limit) for i in ids]
         return items  # type: ignore[return-value]

@@ -12,12 +12,13 @@ from datetime import datetime
 from typing import Final
 
 from gateway.db import Executor
+from gateway.surfaces.tenants import Tenant, is_possible_workspace_id
 
 DEFAULT_LIMIT: Final = 50
 PAYLOAD_TEXT_MAX: Final = 300
 ELLIPSIS: Final = "\u2026"
 
-# Given by the substrate's owners, verbatim.
+# Given by the substrate's owners, verbatim: the reference the gateway's reads are tested against.
 RECENT_CHAIN_EVENTS: Final = """
 SELECT el.event_id::text, el.event_type, el.occurred_at,
        jsonb_pretty(el.payload)::text AS payload_text
@@ -29,14 +30,37 @@ ORDER BY el.occurred_at DESC
 LIMIT $2
 """
 
-# The given read for many workspaces in one statement: the same inner query, laterally joined
-# to (workspace, limit) pairs. A test proves its rows equal the given read's for every workspace.
+# What the gateway sends: the given read with the pretty-printing moved after the limit (the given
+# text pretty-prints every kora.* event of the workspace before sorting) and cut server-side to
+# PAYLOAD_TEXT_MAX + 1 characters, enough for ``truncate_payload`` to decide. The tenant is joined
+# laterally, so the limit walks the (tenant_id, occurred_at desc) index and stops after the
+# limit instead of sorting every event of the workspace. Same rows, same order, same payload_text
+# after truncation: tests/test_events_sql.py proves it against the given read, boundaries
+# (300/301 characters, multi-byte text) included.
+RECENT_CHAIN_EVENTS_LIMIT_FIRST: Final = """
+SELECT e.event_id::text, e.event_type, e.occurred_at,
+       left(jsonb_pretty(e.payload), 301) AS payload_text
+FROM hivex_foundation.tenant t
+CROSS JOIN LATERAL (
+    SELECT el.event_id, el.event_type, el.occurred_at, el.payload
+    FROM hivex_foundation.event_log el
+    WHERE el.tenant_id = t.tenant_id
+      AND el.event_type LIKE 'kora.%'
+    ORDER BY el.occurred_at DESC
+    LIMIT $2
+) e
+WHERE t.clerk_org_id = $1
+ORDER BY e.occurred_at DESC
+"""
+
+# The same read for many workspaces in one statement, laterally joined to (workspace, limit)
+# pairs. The same test proves its rows equal the given read's for every workspace.
 RECENT_CHAIN_EVENTS_BATCH: Final = """
-SELECT k.ord, e.event_id, e.event_type, e.occurred_at, e.payload_text
+SELECT k.ord, e.event_id::text, e.event_type, e.occurred_at,
+       left(jsonb_pretty(e.payload), 301) AS payload_text
 FROM unnest($1::text[], $2::int[]) WITH ORDINALITY AS k(clerk_org_id, lim, ord)
 CROSS JOIN LATERAL (
-    SELECT el.event_id::text, el.event_type, el.occurred_at,
-           jsonb_pretty(el.payload)::text AS payload_text
+    SELECT el.event_id, el.event_type, el.occurred_at, el.payload
     FROM hivex_foundation.event_log el
     JOIN hivex_foundation.tenant t ON t.tenant_id = el.tenant_id
     WHERE t.clerk_org_id = k.clerk_org_id
@@ -72,8 +96,8 @@ def _event(
 
 
 async def fetch_recent_events(db: Executor, workspace_id: str, limit: int) -> list[ChainEvent]:
-    """The given read: a workspace's latest ``kora.*`` events, newest first."""
-    rows = await db.fetch("events.recent", RECENT_CHAIN_EVENTS, workspace_id, limit)
+    """The given read (limit first): a workspace's latest ``kora.*`` events, newest first."""
+    rows = await db.fetch("events.recent", RECENT_CHAIN_EVENTS_LIMIT_FIRST, workspace_id, limit)
     return [_event(r[0], r[1], r[2], r[3]) for r in rows]
 
 
@@ -95,3 +119,73 @@ async def fetch_recent_events_many(
     for r in rows:
         grouped[r[0] - 1].append(_event(r[1], r[2], r[3], r[4]))
     return dict(zip(unique, grouped, strict=True))
+
+
+# A workspace's tenant row and its latest kora.* events in one statement, for requests that ask
+# for both (``workspace(id) { events }``): the events part is the read above, verbatim in effect
+# (tests/test_events_sql.py proves the rows identical to the given read), and a workspace with
+# no tenant row returns no row at all.
+TENANT_WITH_RECENT_EVENTS: Final = """
+SELECT t.tenant_id::text, t.display_name, t.created_at,
+       e.event_id::text, e.event_type, e.occurred_at,
+       left(jsonb_pretty(e.payload), 301) AS payload_text
+FROM hivex_foundation.tenant t
+LEFT JOIN LATERAL (
+    SELECT el.event_id, el.event_type, el.occurred_at, el.payload
+    FROM hivex_foundation.event_log el
+    WHERE el.tenant_id = t.tenant_id
+      AND el.event_type LIKE 'kora.%'
+    ORDER BY el.occurred_at DESC
+    LIMIT $2
+) e ON true
+WHERE t.clerk_org_id = $1
+ORDER BY e.occurred_at DESC
+"""
+
+TENANTS_WITH_RECENT_EVENTS_BATCH: Final = """
+SELECT k.ord, t.tenant_id::text, t.display_name, t.created_at,
+       e.event_id::text, e.event_type, e.occurred_at,
+       left(jsonb_pretty(e.payload), 301) AS payload_text
+FROM unnest($1::text[], $2::int[]) WITH ORDINALITY AS k(clerk_org_id, lim, ord)
+JOIN hivex_foundation.tenant t ON t.clerk_org_id = k.clerk_org_id
+LEFT JOIN LATERAL (
+    SELECT el.event_id, el.event_type, el.occurred_at, el.payload
+    FROM hivex_foundation.event_log el
+    WHERE el.tenant_id = t.tenant_id
+      AND el.event_type LIKE 'kora.%'
+    ORDER BY el.occurred_at DESC
+    LIMIT k.lim
+) e ON true
+ORDER BY k.ord, e.occurred_at DESC
+"""
+
+TenantEvents = tuple[Tenant, list[ChainEvent]]
+
+
+async def fetch_tenants_with_events(
+    db: Executor, keys: Sequence[tuple[str, int]]
+) -> dict[tuple[str, int], TenantEvents | None]:
+    """Tenant and latest events of each (workspace id, limit); None when there is no tenant."""
+    found: dict[tuple[str, int], TenantEvents | None] = dict.fromkeys(keys)
+    unique = [k for k in dict.fromkeys(keys) if is_possible_workspace_id(k[0])]
+    if not unique:
+        return found
+    if len(unique) == 1:
+        workspace_id, limit = unique[0]
+        rows = await db.fetch("events.with_tenant", TENANT_WITH_RECENT_EVENTS, workspace_id, limit)
+        pairs = [(unique[0], r) for r in rows]
+    else:
+        rows = await db.fetch(
+            "events.with_tenant_batch",
+            TENANTS_WITH_RECENT_EVENTS_BATCH,
+            [k[0] for k in unique],
+            [k[1] for k in unique],
+        )
+        pairs = [(unique[r[0] - 1], r[1:]) for r in rows]
+    for key, r in pairs:
+        entry = found[key]
+        if entry is None:
+            entry = found[key] = (Tenant(r[0], key[0], r[1], r[2]), [])
+        if r[3] is not None:
+            entry[1].append(_event(r[3], r[4], r[5], r[6]))
+    return found

@@ -1,0 +1,256 @@
+"""One benchmark run: substrate, gateway, answers checked, load, raw ceiling, report."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import orjson
+
+from bench import postgraphile, profile
+from bench.drive import Sample, run_wrk, write_script
+from bench.expected import expected_data, strip_volatile
+from bench.report import CurvePoint, Report, Row, Series
+from bench.seed import Scale, seed, seeded_scale, workspace_id
+from bench.server import Gateway, post
+from bench.workloads import WORKLOADS, Workload, fan_out
+from gateway import substrate
+from gateway.embedded import EmbeddedPostgres, start_embedded
+
+
+@dataclass(frozen=True, kw_only=True)
+class Options:
+    scale: Scale
+    data_dir: Path
+    results_dir: Path
+    workloads: tuple[str, ...] = ("W1", "W2", "W3", "W4")
+    seconds: float = 15.0
+    runs: int = 3
+    warmup: float = 5.0
+    connections: int = 32
+    threads: int = 2
+    workers: int = 1
+    pool_max: int = 10
+    curve: tuple[int, ...] = (1, 10, 100)
+    curve_seconds: float = 10.0
+    curve_connections: int = 4
+    check: int = 5
+    with_postgraphile: bool = False
+    profile: bool = False
+    bodies: int = 2000
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+async def _prepare_substrate(pg: EmbeddedPostgres, scale: Scale) -> tuple[str, float]:
+    """Provision roles (fresh passwords), seed once at ``scale``; the reader DSN, seed seconds."""
+    reader = secrets.token_urlsafe(18)
+    await substrate.provision(
+        pg.admin_dsn, reader_password=reader, writer_password=secrets.token_urlsafe(18), demo=False
+    )
+    conn = await asyncpg.connect(pg.admin_dsn)
+    try:
+        found = await seeded_scale(conn)
+    finally:
+        await conn.close()
+    if found is not None:
+        if found[0] != scale:
+            raise RuntimeError(f"{pg.datadir} holds another scale ({found[0]}); remove it")
+        log(f"substrate: reusing {scale.label} (seeded in {found[1]:.1f} s)")
+        return pg.dsn_for(substrate.READER_ROLE, reader), found[1]
+    log(f"substrate: seeding {scale.label} …")
+    seconds = await seed(pg.admin_dsn, scale)
+    log(f"substrate: seeded in {seconds:.1f} s")
+    return pg.dsn_for(substrate.READER_ROLE, reader), seconds
+
+
+async def check_answers(url: str, dsn: str, workload: Workload, bodies: Sequence[bytes]) -> int:
+    """Compare the gateway's answers to direct SQL for some bodies; how many matched (all)."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        for body in bodies:
+            request = orjson.loads(body)
+            answer = await asyncio.to_thread(post, url, body)
+            want = await expected_data(conn, workload.name, request["variables"])
+            got = strip_volatile(answer.get("data"))
+            if answer.get("errors") or got != want:
+                raise RuntimeError(
+                    f"{workload.name}: the gateway's answer differs from direct SQL for "
+                    f"{request['variables']}: errors={answer.get('errors')}"
+                )
+    finally:
+        await conn.close()
+    return len(bodies)
+
+
+def _bodies_file(directory: Path, workload: Workload, ids: list[str], count: int) -> Path:
+    path = directory / f"bodies-{workload.name}.jsonl"
+    path.write_bytes(b"\n".join(workload.bodies(ids, count)) + b"\n")
+    return path
+
+
+def _ceiling(dsn: str, workload: str, bodies: Path, opts: Options) -> Sample:
+    command = [
+        sys.executable,
+        "-m",
+        "bench.ceiling",
+        f"--dsn={dsn}",
+        f"--workload={workload}",
+        f"--bodies={bodies}",
+        f"--seconds={opts.seconds}",
+        f"--concurrency={opts.connections}",
+        f"--pool={opts.pool_max}",
+    ]
+    result = subprocess.run(
+        command, capture_output=True, text=True, check=False, timeout=opts.seconds + 120
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"raw ceiling failed: {result.stderr}")
+    data: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    return Sample(data["requests"], data["seconds"], data["p50_ms"], data["p99_ms"], data["errors"])
+
+
+def _load(
+    url: str, script: Path, bodies: Path, opts: Options, seconds: float, connections: int = 0
+) -> Sample:
+    return run_wrk(
+        f"{url}/graphql",
+        script=script,
+        bodies=bodies,
+        seconds=seconds,
+        connections=connections or opts.connections,
+        threads=opts.threads,
+    )
+
+
+def _profile(gateway: Gateway, script: Path, bodies: Path, opts: Options) -> str:
+    """A py-spy flame graph of the gateway under one more (untimed) run of this workload."""
+    seconds = min(opts.seconds, 10.0)
+    opts.results_dir.mkdir(parents=True, exist_ok=True)
+    out = opts.results_dir / f"profile-{bodies.stem.removeprefix('bodies-')}.svg"
+    recorder = profile.start(gateway.proc.pid, seconds, out)
+    _load(gateway.url, script, bodies, opts, seconds)
+    note = profile.finish(recorder, out)
+    gateway.log_since_last()
+    log(note)
+    return note
+
+
+async def run(opts: Options) -> Report:
+    """The whole benchmark; the report (also printed and written by ``__main__``)."""
+    data_dir = opts.data_dir / (
+        f"w{opts.scale.workspaces}-e{opts.scale.events_per_workspace}"
+        f"-s{opts.scale.scratchpad_per_workspace}"
+    )
+    work = data_dir / "run"
+    work.mkdir(parents=True, exist_ok=True)
+    pg = start_embedded(data_dir / "pg")
+    try:
+        return await _run(opts, pg, work)
+    finally:
+        pg.close()
+
+
+async def _run(opts: Options, pg: EmbeddedPostgres, work: Path) -> Report:
+    dsn, seed_seconds = await _prepare_substrate(pg, opts.scale)
+    ids = [workspace_id(i) for i in range(1, opts.scale.workspaces + 1)]
+    script = write_script(work)
+    report = Report(
+        scale=opts.scale.label,
+        settings={
+            "connections": opts.connections,
+            "wrk_threads": opts.threads,
+            "seconds": opts.seconds,
+            "runs": opts.runs,
+            "warmup_seconds": opts.warmup,
+            "workers": opts.workers,
+            "pool_max_size": opts.pool_max,
+            "curve_connections": opts.curve_connections,
+        },
+        seed_seconds=seed_seconds,
+    )
+    bodies = {
+        name: _bodies_file(work, WORKLOADS[name], ids, opts.bodies) for name in opts.workloads
+    }
+    gateway = Gateway(
+        dsn, log_path=work / "gateway.log", workers=opts.workers, pool_max=opts.pool_max
+    )
+    after_each: list[int] = []
+    try:
+        gateway.wait_ready()
+        start_rss = gateway.rss_kb()
+        for name in opts.workloads:
+            workload = WORKLOADS[name]
+            row = Row(name, workload.title)
+            sample = bodies[name].read_bytes().splitlines()[: opts.check]
+            row.checked = await check_answers(gateway.url, dsn, workload, sample)
+            log(f"{name}: {row.checked} answers match direct SQL; warming up {opts.warmup:g} s")
+            if opts.warmup > 0:
+                _load(gateway.url, script, bodies[name], opts, opts.warmup)
+            gateway.log_since_last()
+            for i in range(opts.runs):
+                s = _load(gateway.url, script, bodies[name], opts, opts.seconds)
+                row.gateway.samples.append(s)
+                after_each.append(gateway.rss_kb())
+                log(f"{name}: run {i + 1}: {s.rps:,.0f} req/s, p50 {s.p50_ms:.1f} ms")
+            stats = gateway.log_since_last()
+            row.graphql_errors, row.statements = stats.errors, stats.statements
+            report.rows.append(row)
+            if opts.profile:
+                report.notes.append(_profile(gateway, script, bodies[name], opts))
+        for size in opts.curve if "W4" in opts.workloads else ():
+            workload = fan_out(min(size, len(ids)))
+            path = _bodies_file(work, workload, ids, min(opts.bodies, 500))
+            await check_answers(gateway.url, dsn, workload, path.read_bytes().splitlines()[:1])
+            few = opts.curve_connections
+            if opts.warmup > 0:
+                _load(gateway.url, script, path, opts, min(opts.warmup, 2.0), few)
+            gateway.log_since_last()
+            series = Series([_load(gateway.url, script, path, opts, opts.curve_seconds, few)])
+            stats = gateway.log_since_last()
+            rows = min(size, len(ids)) * (1 + 5)
+            report.curve.append(
+                CurvePoint(
+                    min(size, len(ids)),
+                    series,
+                    rows,
+                    stats.statements,
+                    stats.transactions,
+                    stats.outside_rls,
+                )
+            )
+            log(f"W4 x{size}: {series.rps:,.0f} req/s, p50 {series.p50:.1f} ms")
+        report.rss_kb = {
+            "start": start_rss,
+            "end": gateway.rss_kb(),
+            "peak": gateway.peak_rss_kb(),
+            "after_each_run": after_each,
+        }
+    finally:
+        gateway.stop()
+    for row in report.rows:
+        for _ in range(opts.runs):
+            row.raw.samples.append(_ceiling(dsn, row.workload, bodies[row.workload], opts))
+        log(f"{row.workload}: raw ceiling {row.raw.rps:,.0f} req/s")
+    if opts.with_postgraphile:
+        await postgraphile.measure(
+            report,
+            admin_dsn=pg.admin_dsn,
+            dsn=dsn,
+            reader=substrate.READER_ROLE,
+            work=work,
+            bodies=bodies,
+            script=script,
+            opts=opts,
+        )
+    return report

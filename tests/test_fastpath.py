@@ -1,0 +1,165 @@
+"""The plain-attribute fast path answers exactly what graphql-core's own executor answers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+import strawberry
+from graphql import ExecutionResult, execute, parse
+from graphql.execution import Executor
+
+from gateway.api.schema import build_schema
+from gateway.auth import ANONYMOUS_ALL
+from gateway.config import Settings
+from gateway.context import Context
+from gateway.db import Database
+from gateway.fastpath import FastExecutor
+from tests.support import DEMO_WS, FRESH_WS
+
+
+@strawberry.type
+class Row:
+    name: str
+    count: int
+    tags: list[str]
+    maybe: str | None = None
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    def rows(self) -> list[Row]:
+        return [Row(name="a", count=1, tags=["x", "y"]), Row(name="b", count=2, tags=[])]
+
+    @strawberry.field
+    def broken_null(self) -> list[Row]:
+        return [Row(name="a", count=1, tags=[]), Row(name=None, count=2, tags=[])]  # type: ignore[arg-type]
+
+    @strawberry.field
+    def broken_scalar(self) -> Row | None:
+        return Row(name="a", count="not a number", tags=[])  # type: ignore[arg-type]
+
+    @strawberry.field
+    def broken_item(self) -> Row:
+        return Row(name="a", count=1, tags=["ok", None])  # type: ignore[list-item]
+
+
+def _both(schema: Any, query: str, **kwargs: Any) -> tuple[ExecutionResult, ExecutionResult]:
+    document = parse(query)
+    plain = execute(schema, document, **kwargs)
+    fast = execute(schema, document, executor_class=FastExecutor, **kwargs)
+    assert isinstance(plain, ExecutionResult)
+    assert isinstance(fast, ExecutionResult)
+    return plain, fast
+
+
+def _same(plain: ExecutionResult, fast: ExecutionResult) -> None:
+    assert fast.data == plain.data
+    assert [e.formatted for e in fast.errors or []] == [e.formatted for e in plain.errors or []]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "{ rows { name count tags maybe } }",
+        "{ rows { __typename n: name c: count name } }",
+        "{ rows { ...F } } fragment F on Row { name tags }",
+        "query($s: Boolean!) { rows { name @skip(if: $s) count @include(if: $s) } }",
+        "{ brokenNull { name count } }",
+        "{ brokenScalar { name count } }",
+        "{ brokenItem { name tags } }",
+    ],
+)
+def test_same_answers_and_errors_as_graphql_core(query: str) -> None:
+    schema = strawberry.Schema(query=Query)._schema
+    _same(*_both(schema, query, variable_values={"s": True}))
+
+
+def test_errors_keep_their_path() -> None:
+    schema = strawberry.Schema(query=Query)._schema
+    _plain, fast = _both(schema, "{ brokenNull { name } }")
+    assert fast.data is None
+    assert fast.errors is not None
+    assert fast.errors[0].path == ["brokenNull", 1, "name"]
+
+
+def test_fast_path_skips_per_field_resolution() -> None:
+    calls: list[str] = []
+
+    class Counting(Executor):  # type: ignore[type-arg]
+        def execute_field(self, parent_type: Any, *args: Any, **kwargs: Any) -> Any:
+            calls.append(parent_type.name)
+            return super().execute_field(parent_type, *args, **kwargs)
+
+    class CountingFast(FastExecutor, Counting):
+        pass
+
+    schema = strawberry.Schema(query=Query)._schema
+    execute(schema, parse("{ rows { name count tags } }"), executor_class=CountingFast)
+    assert calls == ["Query"]
+
+
+def test_plain_lists_complete_in_one_loop() -> None:
+    completed: list[str] = []
+
+    class Counting(Executor):  # type: ignore[type-arg]
+        def complete_value(self, return_type: Any, *args: Any, **kwargs: Any) -> Any:
+            completed.append(str(return_type))
+            return super().complete_value(return_type, *args, **kwargs)
+
+    class CountingFast(FastExecutor, Counting):
+        pass
+
+    schema = strawberry.Schema(query=Query)._schema
+    result = execute(schema, parse("{ rows { name } }"), executor_class=CountingFast)
+    assert isinstance(result, ExecutionResult)
+    assert result.data == {"rows": [{"name": "a"}, {"name": "b"}]}
+    assert completed == ["[Row!]!", "[Row!]"]  # the list (non-null, then list); no items
+
+
+@pytest.fixture
+async def context(make_settings: Callable[..., Settings]) -> AsyncIterator[Callable[[], Context]]:
+    settings = make_settings()
+    assert settings.database_url is not None
+    db = Database(settings, settings.database_url)
+    await db.open()
+    try:
+        yield lambda: Context(settings=settings, db=db, principal=ANONYMOUS_ALL)
+    finally:
+        await db.close()
+
+
+@pytest.mark.parametrize("workspace", [DEMO_WS, FRESH_WS, "org_unknown"])
+async def test_gateway_schema_same_answers(workspace: str, context: Callable[[], Context]) -> None:
+    query = """query($id: ID!) { workspace(id: $id) {
+        id displayName
+        constitution { revisionId rulesHash revisionNumber __typename }
+        events(limit: 7) { eventId eventType occurredAt payloadText }
+        roleCharter { role version title responsibilities boundaries updatedAt }
+        policies { policyId name status version body updatedAt }
+        capabilityRow {
+            source deviationId grantedCount granted capabilities { name group granted }
+        }
+        sessionContext { workspaceId ownScratchpad { entryId kind content createdAt } }
+    } }"""
+    schema = build_schema()._schema
+    document = parse(query)
+    results = []
+    for executor in (Executor, FastExecutor):
+        result = execute(
+            schema,
+            document,
+            context_value=context(),
+            variable_values={"id": workspace},
+            executor_class=executor,
+        )
+        assert not isinstance(result, ExecutionResult)
+        results.append(await result)
+    plain, fast = results
+    assert plain.errors is None
+    _same(plain, fast)
+    if workspace == DEMO_WS:
+        assert fast.data is not None
+        assert fast.data["workspace"]["events"]
