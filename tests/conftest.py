@@ -21,10 +21,11 @@ READER_PASSWORD = "reader-test-password"
 WRITER_PASSWORD = "writer-test-password"
 
 
-@pytest.fixture(scope="session")
-async def embedded_pg() -> AsyncIterator[EmbeddedPostgres]:
-    """A running PostgreSQL with the substrate, both roles and the demo data (notify trigger on)."""
-    with pg_data_dir("substrate") as datadir:
+@contextlib.asynccontextmanager
+async def provisioned_pg(name: str) -> AsyncIterator[EmbeddedPostgres]:
+    """A running PostgreSQL with the substrate, both roles and the demo data (notify trigger on),
+    its data in a directory of its own, stopped and removed at the end."""
+    with pg_data_dir(name) as datadir:
         pg = start_embedded(datadir)
         try:
             await provision(
@@ -36,6 +37,13 @@ async def embedded_pg() -> AsyncIterator[EmbeddedPostgres]:
             yield pg
         finally:
             pg.close()
+
+
+@pytest.fixture(scope="session")
+async def embedded_pg() -> AsyncIterator[EmbeddedPostgres]:
+    """The session's PostgreSQL, shared by every test that does not break it on purpose."""
+    async with provisioned_pg("substrate") as pg:
+        yield pg
 
 
 @pytest.fixture(scope="session")
@@ -162,18 +170,8 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProc
 @pytest.fixture(scope="session")
 async def fault_pg_server() -> AsyncIterator[EmbeddedPostgres]:
     """A second embedded PostgreSQL, provisioned like ``embedded_pg``: faults stay in it."""
-    with pg_data_dir("faults") as datadir:
-        pg = start_embedded(datadir)
-        try:
-            await provision(
-                pg.admin_dsn,
-                reader_password=READER_PASSWORD,
-                writer_password=WRITER_PASSWORD,
-                demo=True,
-            )
-            yield pg
-        finally:
-            pg.close()
+    async with provisioned_pg("faults") as pg:
+        yield pg
 
 
 @pytest.fixture

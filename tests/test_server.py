@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 
 import httpx
-import pytest
 
 from gateway.config import Settings
-from gateway.embedded import EmbeddedPostgres, start_embedded
-from gateway.substrate import READER_ROLE, provision
+from gateway.embedded import EmbeddedPostgres
 from tests.conftest import running_app
-from tests.support import DEMO_WS, GqlClient, ServerProcess, pg_data_dir
+from tests.support import DEMO_WS, GqlClient, ServerProcess
 
 
 async def test_gateway_serve_answers_over_loopback(live_server: ServerProcess) -> None:
@@ -40,23 +37,13 @@ async def test_gateway_serve_answers_over_loopback(live_server: ServerProcess) -
         assert ready.json()["status"] == "ready"
 
 
-@pytest.fixture
-async def own_pg() -> AsyncIterator[EmbeddedPostgres]:
-    with pg_data_dir("outage") as datadir:
-        pg = start_embedded(datadir)
-        try:
-            await provision(
-                pg.admin_dsn, reader_password="r-pass", writer_password="w-pass", demo=True
-            )
-            yield pg
-        finally:
-            pg.close()
-
-
-async def test_database_outage_is_typed_and_recovers_by_itself(own_pg: EmbeddedPostgres) -> None:
+async def test_database_outage_is_typed_and_recovers_by_itself(
+    fault_pg: EmbeddedPostgres, fault_reader_dsn: str
+) -> None:
+    own_pg = fault_pg  # stopped and started by this test; the fixture leaves it running
     settings = Settings.from_env(
         {},
-        database_url=own_pg.dsn_for(READER_ROLE, "r-pass"),
+        database_url=fault_reader_dsn,
         connect_timeout=2.0,
         auth_mode="none",
     )
