@@ -21,14 +21,11 @@ from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
+from gateway.writes.deferred import DEVIATIONS
+
 OTHER: Final = "other"
 ANONYMOUS: Final = "anonymous"
-OUTCOMES: Final = ("ok", "partial", "error", "rejected")
-DEVIATION_IDS: Final = (
-    "D-kr2-st2-capability-matrix-mirror",
-    "D-kr2-st3-no-scratchpad-write-mcp-tool",
-    "D-kr2-st4-no-chain-emit-mcp-tool",
-)
+DEVIATION_IDS: Final = tuple(d.deviation_id for d in DEVIATIONS)
 _NAME: Final = re.compile(r"^[_A-Za-z][_0-9A-Za-z]{0,63}$")
 _SECONDS: Final = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 _BATCH: Final = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)

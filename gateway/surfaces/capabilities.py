@@ -12,10 +12,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
-from typing import Final, Literal
-
-MIRROR_DEVIATION_ID: Final = "D-kr2-st2-capability-matrix-mirror"
-GROUPS: Final = ("SEA", "KORA_BROADER")
+from typing import Literal
 
 Source = Literal["MIRROR", "SUBSTRATE"]
 
