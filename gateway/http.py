@@ -297,9 +297,11 @@ class GraphQLHTTP:
         request_failed = 400 if media == GRAPHQL_RESPONSE else 200
         if admission.too_large:
             return (413 if media == GRAPHQL_RESPONSE else 200), {"errors": admission.errors}, {}
-        if record.document_id is None:
-            record.document_id = document_id(query)
         prepared = admission.prepared
+        if record.document_id is None:
+            record.document_id = (
+                prepared.document_id if prepared is not None else document_id(query)
+            )
         if resolution.registers and prepared is not None and prepared.document is not None:
             self.persisted.register(resolution)
             record.persisted = "registered"
