@@ -43,30 +43,44 @@ class RequestStats:
 current_stats: ContextVar[RequestStats | None] = ContextVar("current_stats", default=None)
 
 
+_UNAVAILABLE: Final = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.ConnectionDoesNotExistError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+    ConnectionError,
+    OSError,
+)
+
+
+def translate(exc: BaseException) -> GatewayError | None:
+    """The gateway error an asyncpg or socket error stands for (the single translation point);
+    None for anything else, gateway errors included: those propagate as they are."""
+    if isinstance(exc, GatewayError):
+        return None
+    if isinstance(exc, asyncpg.QueryCanceledError | TimeoutError):
+        # QueryCanceledError: the server's statement_timeout. TimeoutError (a subclass of
+        # OSError, so tested first): the client-side backstop when the server stops answering.
+        return QueryTimeout("The database took too long to answer; try a smaller request.")
+    if isinstance(exc, _UNAVAILABLE):
+        return DatabaseUnavailable("The database is unavailable; retry shortly.")
+    return None
+
+
 @contextlib.contextmanager
 def map_db_errors() -> Iterator[None]:
-    """Translate asyncpg and socket errors into gateway errors (the single translation point)."""
+    """Translate asyncpg and socket errors into gateway errors (see ``translate``)."""
     try:
         yield
-    except GatewayError:
-        raise
-    except (asyncpg.QueryCanceledError, TimeoutError) as exc:
-        # QueryCanceledError: the server's statement_timeout. TimeoutError (a subclass of
-        # OSError, so caught first): the client-side backstop when the server stops answering.
-        raise QueryTimeout("The database took too long to answer; try a smaller request.") from exc
-    except (
-        asyncpg.PostgresConnectionError,
-        asyncpg.CannotConnectNowError,
-        asyncpg.AdminShutdownError,
-        asyncpg.CrashShutdownError,
-        asyncpg.TooManyConnectionsError,
-        asyncpg.ConnectionDoesNotExistError,
-        asyncpg.InterfaceError,
-        asyncpg.InternalClientError,
-        ConnectionError,
-        OSError,
-    ) as exc:
-        raise DatabaseUnavailable("The database is unavailable; retry shortly.") from exc
+    except Exception as exc:
+        mapped = translate(exc)
+        if mapped is None:
+            raise
+        raise mapped from exc
 
 
 async def keep_session(conn: asyncpg.Connection) -> None:
@@ -85,28 +99,51 @@ class Executor(Protocol):
     async def fetchrow(self, name: str, sql: str, *args: Any) -> asyncpg.Record | None: ...
 
 
-def _record(name: str, started: float) -> None:
+async def _fetch(
+    conn: asyncpg.Connection, name: str, sql: str, args: tuple[Any, ...]
+) -> list[asyncpg.Record]:
+    """Run one statement: errors translated, its time in the request's ``RequestStats`` and in
+    the metrics by name, and a span when tracing is on. One timing feeds all three.
+
+    Written out rather than as nested context managers: it runs for every statement."""
+    observer = telemetry.current()
+    started = time.perf_counter()
+    try:
+        if observer is not None and observer.tracing.enabled:
+            with observer.tracing.statement_span(name, sql):
+                rows: list[asyncpg.Record] = await conn.fetch(sql, *args)
+        else:
+            rows = await conn.fetch(sql, *args)
+    except BaseException as exc:
+        if observer is not None and observer.metrics is not None:
+            observer.metrics.statement(name, time.perf_counter() - started, failed=True)
+        mapped = translate(exc)
+        if mapped is None:
+            raise
+        raise mapped from exc
+    seconds = time.perf_counter() - started
+    if observer is not None and observer.metrics is not None:
+        observer.metrics.statement(name, seconds, failed=False)
     stats = current_stats.get()
     if stats is not None:
         stats.statements.append(name)
-        stats.db_seconds += time.perf_counter() - started
+        stats.db_seconds += seconds
+    return rows
 
 
 class _ConnExecutor:
     """Runs statements on one connection (inside a transaction the caller owns)."""
 
+    __slots__ = ("_conn",)
+
     def __init__(self, conn: asyncpg.Connection) -> None:
         self._conn = conn
 
     async def fetch(self, name: str, sql: str, *args: Any) -> list[asyncpg.Record]:
-        started = time.perf_counter()
-        with telemetry.statement(name, sql), map_db_errors():
-            rows: list[asyncpg.Record] = await self._conn.fetch(sql, *args)
-        _record(name, started)
-        return rows
+        return await _fetch(self._conn, name, sql, args)
 
     async def fetchrow(self, name: str, sql: str, *args: Any) -> asyncpg.Record | None:
-        rows = await self.fetch(name, sql, *args)
+        rows = await _fetch(self._conn, name, sql, args)
         return rows[0] if rows else None
 
 
@@ -211,15 +248,15 @@ class Database:
     async def rls_transaction(self, workspace_id: str) -> AsyncIterator[Executor]:
         """begin → set_config(GUC, workspace, is_local) → reads → end, on one connection."""
         async with self.connection() as conn:
-            started = time.perf_counter()
             with map_db_errors():
                 tx = conn.transaction(readonly=True)
                 await tx.start()
             try:
-                with telemetry.statement("rls.set_config", SET_RLS_SETTING), map_db_errors():
-                    await conn.fetchval(SET_RLS_SETTING, self._settings.rls_setting, workspace_id)
-                _record("rls.set_config", started)
-                yield _ConnExecutor(conn)
+                tx_conn = _ConnExecutor(conn)
+                await tx_conn.fetch(
+                    "rls.set_config", SET_RLS_SETTING, self._settings.rls_setting, workspace_id
+                )
+                yield tx_conn
             except BaseException:
                 with contextlib.suppress(Exception):
                     await tx.rollback()
