@@ -7,8 +7,10 @@
 - ``tenant_events``: (workspace id, limit) → Tenant | None, reading the tenant row and its events
   in one statement and priming ``tenants`` and ``events`` with them (for ``workspace { events }``).
 - ``tenant_rls``: (workspace id, reads) → Tenant | None, reading the tenant row inside the
-  workspace's RLS transaction, then (if it exists) the given kronicle.* reads, and priming
-  ``tenants`` and ``rls``: one transaction and one pool checkout for ``workspace { constitution }``.
+  workspace's RLS transaction (in the statement that sets the GUC), then (if it exists) the
+  given kronicle.* reads, and priming ``tenants`` and ``rls``: one transaction, one pool
+  checkout and four round trips (begin, set_config + tenant, constitution, end) for
+  ``workspace { constitution }``.
 - ``rls``: every kronicle.* read. The RLS GUC holds one workspace per transaction, so a batch is
   split by workspace: one transaction per workspace holding all of its reads, workspaces run
   concurrently (bounded by the pool size).
@@ -163,7 +165,7 @@ class Loaders:
             async with self._gate:
                 try:
                     async with self._db.rls_transaction(workspace_id) as tx:
-                        tenant = (await tenants.fetch_tenants(tx, [workspace_id])).get(workspace_id)
+                        tenant = await tenants.fetch_tenant_setting_rls(tx, workspace_id)
                         if tenant is not None:
                             try:
                                 for read in reads:
