@@ -120,6 +120,11 @@ class Loaders:
         self._db = db
         self._concurrency = max(1, concurrency)
 
+    def close(self) -> None:
+        """Drop the loaders made so far (each holds a bound method of ``self``: a cycle)."""
+        for name in _LOADERS:
+            self.__dict__.pop(name, None)
+
     @functools.cached_property
     def tenants(self) -> DataLoader[str, Tenant | None]:
         return _DataLoader(self._load_tenants)
@@ -243,3 +248,8 @@ class Loaders:
         else:
             await asyncio.gather(*(run(ws, reads) for ws, reads in by_workspace.items()))
         return _one_per_key(keys, [results[k] for k in keys])
+
+
+_LOADERS: Final = tuple(
+    name for name, value in vars(Loaders).items() if isinstance(value, functools.cached_property)
+)
