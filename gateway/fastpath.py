@@ -138,6 +138,11 @@ class FastExecutor(Executor):  # type: ignore[type-arg]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # The context breaks this executor's self-references once the request is answered
+        # (``Context.close``); sub-executors for incremental delivery are shallow copies.
+        executors = getattr(self.context_value, "executors", None)
+        if isinstance(executors, list):
+            executors.append(self)
         self._plans: dict[tuple[GraphQLObjectType, int], tuple[Any, tuple[Slot, ...] | None]] = {}
 
     def _plan(

@@ -323,6 +323,7 @@ class GraphQLHTTP:
             )
         finally:
             record.workspaces = sorted(ctx.workspace_ids)
+            ctx.close()
         return self._respond(status, body, media, record, extra)
 
     async def _execute(

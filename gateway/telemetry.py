@@ -4,7 +4,7 @@ The HTTP layer opens ``Telemetry.request(record, ...)`` around each request and 
 (operation, document, answer). Deeper layers report through the module functions below, which find
 the current request's telemetry in a context variable and do nothing outside a request:
 
-- ``statement(name, sql)`` around every SQL statement (``gateway.db``);
+- ``current()`` for every SQL statement (``gateway.db`` times and traces it);
 - ``batch(loader, size)`` for every dataloader batch (``gateway.loaders``);
 - ``deferred_write(deviation_id)`` whenever a write answers "deferred" (the write surfaces).
 """
@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 
 from gateway.logs import request_line
 from gateway.metrics import Metrics
@@ -182,52 +182,10 @@ def _annotate(span: Any, record: RequestRecord) -> str:
 _current: ContextVar[Telemetry | None] = ContextVar("gateway_telemetry", default=None)
 
 
-def statement(name: str, sql: str) -> contextlib.AbstractContextManager[Any]:
-    """Time one SQL statement (metrics) and trace it (a span), when inside a request."""
-    telemetry = _current.get()
-    if telemetry is None:
-        return _NOTHING
-    if telemetry.tracing.enabled:
-        return _traced_statement(telemetry, name, sql)
-    if telemetry.metrics is None:
-        return _NOTHING
-    return _Timed(telemetry.metrics, name)
-
-
-_NOTHING: Final = contextlib.nullcontext()
-
-
-class _Timed:
-    """A statement's time into the metrics (no tracing): a plain context manager, it runs for
-    every statement."""
-
-    __slots__ = ("_metrics", "_name", "_started")
-
-    def __init__(self, metrics: Metrics, name: str) -> None:
-        self._metrics = metrics
-        self._name = name
-
-    def __enter__(self) -> None:
-        self._started = time.perf_counter()
-
-    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
-        seconds = time.perf_counter() - self._started
-        self._metrics.statement(self._name, seconds, failed=kind is not None)
-
-
-@contextlib.contextmanager
-def _traced_statement(telemetry: Telemetry, name: str, sql: str) -> Iterator[None]:
-    started = time.perf_counter()
-    failed = False
-    with telemetry.tracing.statement_span(name, sql):
-        try:
-            yield
-        except BaseException:
-            failed = True
-            raise
-        finally:
-            if telemetry.metrics is not None:
-                telemetry.metrics.statement(name, time.perf_counter() - started, failed=failed)
+def current() -> Telemetry | None:
+    """The current request's telemetry; None outside a request. ``gateway.db`` times and traces
+    every SQL statement with it (``Metrics.statement``, ``Tracing.statement_span``)."""
+    return _current.get()
 
 
 def batch(loader: str, size: int) -> None:
