@@ -1,17 +1,24 @@
-"""The application factory: ``create_app(settings)`` → Starlette. The lifespan owns the pool."""
+"""The application factory: ``create_app(settings)`` → Starlette. The lifespan owns the pool.
+
+``/graphql`` over HTTP goes straight to ``GraphQLHTTP`` (an ASGI app) behind the error and CORS
+middleware only: routing, the exception middleware and request objects are for the other routes.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from typing import Any, Final
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
+from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from gateway.api.schema import build_schema
@@ -32,6 +39,10 @@ from gateway.writes.mcp import ToolLink
 from gateway.writes.service import WriteService
 
 log = logging.getLogger("gateway")
+
+GRAPHQL_PATH: Final = "/graphql"
+GRAPHQL_METHODS: Final = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"})
+"""Methods ``GraphQLHTTP`` answers itself (405 but for GET and POST); others get Starlette's 405."""
 
 
 async def _healthz(request: Request) -> Response:
@@ -59,9 +70,36 @@ async def _graphiql_asset(request: Request) -> Response:
     return graphiql.asset(request)
 
 
-async def _graphql(request: Request) -> Response:
-    handler: GraphQLHTTP = request.app.state.graphql
-    return await handler(request)
+class _GraphQLEndpoint:
+    """The lifespan's ``GraphQLHTTP`` as an ASGI app (an object, not a function, so that a route
+    calls it as one instead of wrapping it in request and response objects)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        handler: GraphQLHTTP = scope["app"].state.graphql
+        await handler(scope, receive, send)
+
+
+class Gateway(Starlette):
+    """Starlette, with HTTP requests to ``/graphql`` taking the short way (see the module)."""
+
+    def __init__(self, *, cors: dict[str, Any] | None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        graphql: ASGIApp = _GraphQLEndpoint()
+        if cors is not None:
+            graphql = CORSMiddleware(graphql, **cors)
+        self._graphql = ServerErrorMiddleware(graphql, debug=self.debug)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and scope["path"] == GRAPHQL_PATH
+            and scope["method"] in GRAPHQL_METHODS
+            and not scope.get("root_path")
+        ):
+            scope["app"] = self
+            await self._graphql(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
 
 
 async def _graphql_ws(websocket: WebSocket) -> None:
@@ -149,28 +187,27 @@ def create_app(settings: Settings) -> Starlette:
             await db.close()
             telemetry.close()
 
-    middleware = []
+    cors: dict[str, Any] | None = None
     if settings.cors_origins:
-        middleware.append(
-            Middleware(
-                CORSMiddleware,
-                allow_origins=list(settings.cors_origins),
-                allow_methods=["GET", "POST"],
-                allow_headers=["authorization", "content-type", "x-request-id"],
-                expose_headers=["x-request-id", "retry-after"],
-                max_age=600,
-            )
-        )
+        cors = {
+            "allow_origins": list(settings.cors_origins),
+            "allow_methods": ["GET", "POST"],
+            "allow_headers": ["authorization", "content-type", "x-request-id"],
+            "expose_headers": ["x-request-id", "retry-after"],
+            "max_age": 600,
+        }
     routes = [
-        Route("/graphql", _graphql, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
-        WebSocketRoute("/graphql", _graphql_ws),
+        # Reached only from under a root path (else Gateway answers first); same handler.
+        Route(GRAPHQL_PATH, _GraphQLEndpoint(), methods=sorted(GRAPHQL_METHODS - {"HEAD"})),
+        WebSocketRoute(GRAPHQL_PATH, _graphql_ws),
         Route("/healthz", _healthz, methods=["GET"]),
         Route("/readyz", _readyz, methods=["GET"]),
         Route("/graphiql/assets/{name:path}", _graphiql_asset, methods=["GET", "HEAD"]),
     ]
     if settings.metrics:
         routes.append(Route("/metrics", metrics_endpoint, methods=["GET"]))
-    return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    middleware = [] if cors is None else [Middleware(CORSMiddleware, **cors)]
+    return Gateway(cors=cors, routes=routes, middleware=middleware, lifespan=lifespan)
 
 
 def app_from_env() -> Starlette:

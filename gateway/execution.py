@@ -2,15 +2,16 @@
 
 The cache holds the outcome of parse + validation keyed by the document's text, bounded in
 entries and in document size: a document is validated against a fixed schema and fixed rules, so
-the outcome never changes for the life of the process.
+the outcome never changes for the life of the process. What depends on the document alone (its
+sha256, the operation an operation name picks, a cost that no variable changes) is kept with it.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
-from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from collections.abc import Collection, Hashable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from graphql import (
@@ -41,11 +42,22 @@ class Prepared:
     document: DocumentNode | None
     errors: tuple[GraphQLError, ...] = ()
     phase: Phase | None = None
+    document_id: str = ""
+    """sha256 of the document's text (see ``document_id``)."""
+    memo: dict[Hashable, Any] = field(default_factory=dict, compare=False, repr=False)
+    """What later steps derive from the document alone, computed once (bounded by the document:
+    keys must come from its content, never from what a client sends alongside it)."""
 
     def operation(self, operation_name: str | None) -> OperationDefinitionNode | None:
         if self.document is None:
             return None
-        return get_operation_ast(self.document, operation_name)
+        key = ("operation", operation_name)
+        operation: OperationDefinitionNode | None = self.memo.get(key)
+        if operation is None:
+            operation = get_operation_ast(self.document, operation_name)
+            if operation is not None:  # an unknown name is not kept: clients choose names
+                self.memo[key] = operation
+        return operation
 
 
 def document_id(query: str) -> str:
@@ -91,10 +103,11 @@ class DocumentCache:
         return prepared
 
     def _prepare(self, query: str) -> Prepared:
+        digest = document_id(query)
         try:
             document = parse(query, max_tokens=self._max_tokens, no_location=False)
         except GraphQLError as error:
-            return Prepared(None, (error,), "parse")
+            return Prepared(None, (error,), "parse", digest)
         errors = validate(
             self.schema,
             document,
@@ -103,8 +116,8 @@ class DocumentCache:
             hide_suggestions=self._hide_suggestions,
         )
         if errors:
-            return Prepared(None, tuple(errors), "validate")
-        return Prepared(document)
+            return Prepared(None, tuple(errors), "validate", digest)
+        return Prepared(document, document_id=digest)
 
 
 def is_mutation(operation: OperationDefinitionNode | None) -> bool:

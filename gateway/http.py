@@ -7,22 +7,28 @@ client accepts it and ``application/json`` for legacy clients. Errors leave as
 logged in full with the request id, which the client also gets (``X-Request-ID``). Each request
 is observed by ``gateway.telemetry`` (log line, metrics, span) and may name a persisted query
 (``gateway.persisted``).
+
+``GraphQLHTTP`` is a plain ASGI app: it reads the scope's headers and the body itself and answers
+with one ``http.response.start`` and one ``http.response.body`` (with ``content-length``), so the
+hot path builds no request or response objects.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
+import os
 import re
-import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
 import orjson
 from graphql import GraphQLError, OperationType
-from starlette.requests import Request
-from starlette.responses import Response
+from starlette.datastructures import QueryParams
+from starlette.requests import ClientDisconnect, HTTPConnection, Request
+from starlette.types import Receive, Scope, Send
 
 from gateway import errors as codes
 from gateway.admission import Admission
@@ -41,6 +47,12 @@ log = logging.getLogger("gateway.request")
 GRAPHQL_RESPONSE: Final = "application/graphql-response+json"
 JSON: Final = "application/json"
 _REQUEST_ID: Final = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
+_MEDIA_TYPES: Final = {
+    media: f"{media}; charset=utf-8".encode("latin-1") for media in (GRAPHQL_RESPONSE, JSON)
+}
+
+Answer = tuple[int, list[tuple[bytes, bytes]], bytes]
+"""Status, headers and body of a response."""
 
 
 class RequestError(Exception):
@@ -121,27 +133,55 @@ def params_from(data: Mapping[str, Any], *, from_url: bool) -> Params:
     return Params(query, variables, operation_name, extensions)
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
+def request_ids() -> Iterator[str]:
+    """Request ids for requests that bring none: 32 hex digits, a random prefix per process and
+    a counter (as unique as random ids, without a system call each)."""
+    prefix = os.urandom(8).hex()
+    for n in itertools.count(1):
+        yield f"{prefix}{n:016x}"
+
+
+def headers_of(scope: Scope) -> dict[str, str]:
+    """The request's headers by name; the first of repeated headers (as Starlette's ``get``)."""
+    headers: dict[str, str] = {}
+    for name, value in scope["headers"]:
+        key = name.decode("latin-1")
+        if key not in headers:
+            headers[key] = value.decode("latin-1")
+    return headers
+
+
+async def read_body(receive: Receive, declared: str | None, limit: int) -> bytes:
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise RequestError(413, f"The request body is larger than {limit} bytes.")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise RequestError(413, f"The request body is larger than {limit} bytes.")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    while True:
+        message = await receive()
+        if message["type"] == "http.request":
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise RequestError(413, f"The request body is larger than {limit} bytes.")
+            if not message.get("more_body", False):
+                if not chunks:
+                    return bytes(chunk)
+                chunks.append(chunk)
+                return b"".join(chunks)
+            chunks.append(chunk)
+        elif message["type"] == "http.disconnect":
+            raise ClientDisconnect()
 
 
-async def read_params(request: Request, max_body: int) -> Params:
-    if request.method == "GET":
-        return params_from(request.query_params, from_url=True)
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+async def read_params(
+    scope: Scope, receive: Receive, headers: Mapping[str, str], max_body: int
+) -> Params:
+    if scope["method"] == "GET":
+        return params_from(QueryParams(scope["query_string"]), from_url=True)
+    content_type = headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != JSON:
         raise RequestError(415, "Send the request as `Content-Type: application/json`.")
-    body = await read_body(request, max_body)
+    body = await read_body(receive, headers.get("content-length"), max_body)
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError:
@@ -199,31 +239,39 @@ class GraphQLHTTP:
         self.persisted = persisted
         self.writes = writes
         self.admission = Admission(settings.max_inflight)
+        self._ids = request_ids()
 
-    async def __call__(self, request: Request) -> Response:
-        accept = request.headers.get("accept")
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """ASGI: one GraphQL-over-HTTP request."""
+        headers = headers_of(scope)
+        method = scope["method"]
+        accept = headers.get("accept")
         if (
-            request.method == "GET"
+            method == "GET"
             and self.graphiql is not None
-            and "query" not in request.query_params
             and "text/html" in (accept or "")
+            and "query" not in QueryParams(scope["query_string"])
         ):
-            response: Response = self.graphiql(request)
-            return response
-        raw_id = request.headers.get("x-request-id", "")
+            page = self.graphiql(Request(scope, receive))
+            await page(scope, receive, send)
+            return
+        raw_id = headers.get("x-request-id", "")
         record = RequestRecord(
-            request_id=raw_id if _REQUEST_ID.match(raw_id) else uuid.uuid4().hex,
-            method=request.method,
+            request_id=raw_id if _REQUEST_ID.match(raw_id) else next(self._ids),
+            method=method,
         )
-        with self.telemetry.request(record, path=request.url.path, headers=request.headers):
+        with self.telemetry.request(record, path=scope["path"], headers=headers):
             if not self.admission.try_enter():
-                return self._refuse(accept, record)
-            try:
-                return await self._handle(request, accept, record)
-            finally:
-                self.admission.leave()
+                status, raw, body = self._refuse(accept, record)
+            else:
+                try:
+                    status, raw, body = await self._handle(scope, receive, headers, record)
+                finally:
+                    self.admission.leave()
+        await send({"type": "http.response.start", "status": status, "headers": raw})
+        await send({"type": "http.response.body", "body": body})
 
-    def _refuse(self, accept: str | None, record: RequestRecord) -> Response:
+    def _refuse(self, accept: str | None, record: RequestRecord) -> Answer:
         """OVERLOADED at once, body unread: a flood costs a short answer, never a waiting task."""
         exc = self.admission.refusal()
         body = {"errors": [{"message": exc.message, "extensions": exc.to_extensions()}]}
@@ -231,17 +279,18 @@ class GraphQLHTTP:
         return self._respond(exc.http_status, body, negotiate(accept) or JSON, record, headers)
 
     async def _handle(
-        self, request: Request, accept: str | None, record: RequestRecord
-    ) -> Response:
-        if request.method not in ("GET", "POST"):
+        self, scope: Scope, receive: Receive, headers: Mapping[str, str], record: RequestRecord
+    ) -> Answer:
+        method = scope["method"]
+        if method not in ("GET", "POST"):
             return self._error(405, "Use GET or POST.", JSON, record, {"Allow": "GET, POST"})
-        media = negotiate(accept)
+        media = negotiate(headers.get("accept"))
         if media is None:
             message = "Accept application/graphql-response+json or application/json."
             return self._error(406, message, JSON, record)
         try:
-            principal = await self.authenticator.authenticate(request)
-            params = await read_params(request, self.settings.max_body_bytes)
+            principal = await self.authenticator.authenticate(HTTPConnection(scope))
+            params = await read_params(scope, receive, headers, self.settings.max_body_bytes)
             record.operation_name = params.operation_name
             resolution = self.persisted.resolve(params.query, params.extensions)
         except GatewayError as exc:
@@ -269,17 +318,17 @@ class GraphQLHTTP:
         )
         record.stats = ctx.stats
         try:
-            status, body, headers = await self._execute(
-                request, params, resolution, ctx, media, record
+            status, body, extra = await self._execute(
+                method, params, resolution, ctx, media, record
             )
         finally:
             record.workspaces = sorted(ctx.workspace_ids)
             ctx.close()
-        return self._respond(status, body, media, record, headers)
+        return self._respond(status, body, media, record, extra)
 
     async def _execute(
         self,
-        request: Request,
+        method: str,
         params: Params,
         resolution: Resolution,
         ctx: Context,
@@ -298,9 +347,11 @@ class GraphQLHTTP:
         request_failed = 400 if media == GRAPHQL_RESPONSE else 200
         if admission.too_large:
             return (413 if media == GRAPHQL_RESPONSE else 200), {"errors": admission.errors}, {}
-        if record.document_id is None:
-            record.document_id = document_id(query)
         prepared = admission.prepared
+        if record.document_id is None:
+            record.document_id = (
+                prepared.document_id if prepared is not None else document_id(query)
+            )
         if resolution.registers and prepared is not None and prepared.document is not None:
             self.persisted.register(resolution)
             record.persisted = "registered"
@@ -321,7 +372,7 @@ class GraphQLHTTP:
                 ]
             }
             return request_failed, body, {}
-        if request.method == "GET" and is_mutation(operation):
+        if method == "GET" and is_mutation(operation):
             body = {
                 "errors": [
                     {
@@ -379,16 +430,16 @@ class GraphQLHTTP:
         media: str,
         record: RequestRecord,
         headers: Mapping[str, str] | None = None,
-    ) -> Response:
+    ) -> Answer:
         record.answered(status, body)
+        payload = orjson.dumps(body)
         # GET /graphql answers HTML (GraphiQL) or JSON by Accept: caches must key on it.
-        out = {"X-Request-ID": record.request_id, "Vary": "Accept", **(headers or {})}
-        return Response(
-            orjson.dumps(body),
-            status_code=status,
-            headers=out,
-            media_type=f"{media}; charset=utf-8",
-        )
+        raw = [(b"x-request-id", record.request_id.encode("latin-1")), (b"vary", b"Accept")]
+        if headers:
+            raw += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+        raw.append((b"content-length", str(len(payload)).encode("latin-1")))
+        raw.append((b"content-type", _MEDIA_TYPES[media]))
+        return status, raw, payload
 
     def _error(
         self,
@@ -397,6 +448,6 @@ class GraphQLHTTP:
         media: str,
         record: RequestRecord,
         headers: Mapping[str, str] | None = None,
-    ) -> Response:
+    ) -> Answer:
         body = {"errors": [{"message": message, "extensions": {"code": codes.BAD_REQUEST}}]}
         return self._respond(status, body, media, record, headers)

@@ -1,8 +1,10 @@
 """Limits that turn hostile documents away before execution.
 
-Depth and aliases are validation rules (cached with the document); cost depends on variables,
-so it is computed per request. All three expand fragment spreads, memoised per fragment, so a
-fragment cannot hide aliases or depth and a chain of fragments cannot blow up the walk itself.
+Depth and aliases are validation rules (cached with the document). Cost depends on variables
+only where a list field's arguments name one (``first: $n``, ``ids: $ids``): ``fixed_cost`` finds
+the cost of a document that has none once, and ``query_cost`` computes it per request otherwise.
+All three expand fragment spreads, memoised per fragment, so a fragment cannot hide aliases or
+depth and a chain of fragments cannot blow up the walk itself.
 
 Cost model: every field costs 1; a field returning a list multiplies its sub-selection's cost by
 its size: the `limit`/`first` argument (or its default), the number of `ids`, else
@@ -27,9 +29,13 @@ from graphql import (
     GraphQLObjectType,
     GraphQLSchema,
     InlineFragmentNode,
+    ListValueNode,
+    ObjectValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
     ValidationContext,
+    ValueNode,
+    VariableNode,
     get_named_type,
 )
 from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
@@ -141,6 +147,16 @@ def _unwrap_list(type_: Any) -> bool:
     return isinstance(type_, GraphQLList)
 
 
+def _names_variable(value: ValueNode) -> bool:
+    if isinstance(value, VariableNode):
+        return True
+    if isinstance(value, ListValueNode):
+        return any(_names_variable(v) for v in value.values)
+    if isinstance(value, ObjectValueNode):
+        return any(_names_variable(f.value) for f in value.fields)
+    return False
+
+
 class _Coster:
     def __init__(
         self,
@@ -157,6 +173,8 @@ class _Coster:
         self.ceiling = ceiling
         self._memo: dict[tuple[str, str], int] = {}
         self._active: set[str] = set()
+        self.reads_variables = False
+        """Some list size came from arguments that name a variable."""
 
     def cost(self, parent: GraphQLNamedType | None, selection_set: SelectionSetNode | None) -> int:
         if selection_set is None or not isinstance(parent, GraphQLObjectType):
@@ -185,6 +203,8 @@ class _Coster:
         child = self.cost(get_named_type(field.type), node.selection_set)
         if not _unwrap_list(field.type) or node.selection_set is None:
             return 1 + child
+        if not self.reads_variables:
+            self.reads_variables = any(_names_variable(a.value) for a in node.arguments or ())
         try:
             args = get_argument_values(field, node, self.variables)
         except GraphQLError:
@@ -231,3 +251,19 @@ def query_cost(
         return 0  # bad variables: execution reports them
     coster = _Coster(schema, _fragments(document), coerced, ceiling, size_cap)
     return coster.cost(root, operation.selection_set)
+
+
+def fixed_cost(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation: OperationDefinitionNode,
+    *,
+    ceiling: int,
+    size_cap: int,
+) -> int | None:
+    """``query_cost`` of ``operation`` when no variable can change it (no list field's arguments
+    name one), whatever the variables; None when the cost depends on them."""
+    root = schema.get_root_type(operation.operation)
+    coster = _Coster(schema, _fragments(document), None, ceiling, size_cap)
+    cost = coster.cost(root, operation.selection_set)
+    return None if coster.reads_variables else cost

@@ -19,7 +19,7 @@ from gateway import errors as codes
 from gateway.config import Settings
 from gateway.errors import GatewayError
 from gateway.execution import DocumentCache, Prepared
-from gateway.limits import QUERY_TOO_COSTLY, query_cost
+from gateway.limits import QUERY_TOO_COSTLY, fixed_cost, query_cost
 
 log = logging.getLogger("gateway.request")
 
@@ -119,14 +119,28 @@ def admit(
         return Admission(
             prepared=prepared, errors=[_error(message, codes.GRAPHQL_VALIDATION_FAILED)]
         )
-    cost = query_cost(
-        documents.schema,
-        prepared.document,
-        operation,
-        variables,
-        ceiling=settings.max_cost,
-        size_cap=max(settings.max_limit, settings.max_workspace_ids),
-    )
+    size_cap = max(settings.max_limit, settings.max_workspace_ids)
+    key = ("fixed_cost", operation_name, settings.max_cost, size_cap)
+    if key not in prepared.memo:
+        prepared.memo[key] = fixed_cost(
+            documents.schema,
+            prepared.document,
+            operation,
+            ceiling=settings.max_cost,
+            size_cap=size_cap,
+        )
+    cost: int | None = prepared.memo[key]
+    if cost is None or cost > settings.max_cost:
+        # Per request: the variables size the lists, or (over the ceiling) variables that do not
+        # coerce let execution report them rather than the cost.
+        cost = query_cost(
+            documents.schema,
+            prepared.document,
+            operation,
+            variables,
+            ceiling=settings.max_cost,
+            size_cap=size_cap,
+        )
     if cost > settings.max_cost:
         message = (
             f"The query's estimated cost is over {settings.max_cost} (list sizes multiply: "

@@ -12,20 +12,18 @@ the current request's telemetry in a context variable and do nothing outside a r
 from __future__ import annotations
 
 import contextlib
-import logging
 import time
 from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from gateway.logs import request_line
 from gateway.metrics import Metrics
 from gateway.tracing import Tracing
 
 if TYPE_CHECKING:
     from gateway.db import RequestStats
-
-log = logging.getLogger("gateway.request")
 
 
 @dataclass
@@ -73,11 +71,18 @@ class Telemetry:
         self.metrics = metrics
         self.tracing = tracing
 
-    @contextlib.contextmanager
     def request(
         self, record: RequestRecord, *, path: str, headers: Mapping[str, str]
-    ) -> Iterator[None]:
+    ) -> contextlib.AbstractContextManager[None]:
         """Observe one request: span around it, then one log line and the request metrics."""
+        if self.tracing.enabled:
+            return self._traced(record, path, headers)
+        return _Observed(self, record)
+
+    @contextlib.contextmanager
+    def _traced(
+        self, record: RequestRecord, path: str, headers: Mapping[str, str]
+    ) -> Iterator[None]:
         token = _current.set(self)
         trace_id: str | None = None
         try:
@@ -122,10 +127,29 @@ class Telemetry:
         }
         if trace_id is not None:
             fields["trace_id"] = trace_id
-        log.info("request", extra=fields)
+        request_line(fields)
 
     def close(self) -> None:
         self.tracing.shutdown()
+
+
+class _Observed:
+    """``Telemetry.request`` without tracing: what the generator does, minus the generator."""
+
+    __slots__ = ("_record", "_telemetry", "_token")
+
+    def __init__(self, telemetry: Telemetry, record: RequestRecord) -> None:
+        self._telemetry = telemetry
+        self._record = record
+
+    def __enter__(self) -> None:
+        self._token = _current.set(self._telemetry)
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            _current.reset(self._token)
+        finally:
+            self._telemetry._finish(self._record, None)
 
 
 def _annotate(span: Any, record: RequestRecord) -> str:

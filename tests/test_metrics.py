@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from typing import Any
 
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.exposition import choose_encoder
 from prometheus_client.parser import text_string_to_metric_families
 
 from gateway import telemetry
 from gateway.config import Settings
-from gateway.metrics import BoundedLabel
+from gateway.metrics import _BATCH as BATCH
+from gateway.metrics import _SECONDS as SECONDS
+from gateway.metrics import BoundedLabel, Metrics
 from tests.conftest import running_app
 from tests.support import ATLAS_WS, BOREAL_WS, DEMO_WS, GqlClient
 
@@ -128,3 +133,65 @@ async def test_openmetrics_on_request_and_off_switch(
     async with running_app(make_settings(metrics=False)) as client:
         assert (await client.http.get("/metrics")).status_code == 404
         assert (await client.gql("{ __typename }")).status == 200
+
+
+def test_the_exposition_is_prometheus_clients_own_after_many_records() -> None:
+    """Plain numbers read at scrape time expose exactly what prometheus_client's Counter and
+    Histogram would, in both formats, after thousands of records."""
+    metrics = Metrics(max_operations=4)
+    reference = CollectorRegistry()
+    requests = Counter("gateway_requests", "", ["operation", "outcome"], registry=reference)
+    seconds = Histogram(
+        "gateway_request_duration_seconds", "", ["operation"], buckets=SECONDS, registry=reference
+    )
+    batches = Histogram(
+        "gateway_loader_batch_size", "", ["loader"], buckets=BATCH, registry=reference
+    )
+    sql = Histogram(
+        "gateway_sql_statement_duration_seconds",
+        "",
+        ["statement"],
+        buckets=SECONDS,
+        registry=reference,
+    )
+    errors = Counter("gateway_sql_statement_errors", "", ["statement"], registry=reference)
+    lookups = Counter("gateway_persisted_queries", "", ["result"], registry=reference)
+    rng = random.Random(7)
+    for i in range(5000):
+        name = rng.choice(["W1", "W2", "W3", None, "bad name"])
+        outcome = rng.choice(["ok", "partial", "error", "rejected"])
+        took = rng.choice([0.0, 0.001, 0.0025, 1e-7, 0.3, 12.0, rng.random() / 10])
+        metrics.request(operation=name, resolved=i % 7 != 0, outcome=outcome, seconds=took)
+        label = metrics.operation_label(name) if i % 7 != 0 else "other"
+        requests.labels(label, outcome).inc()
+        seconds.labels(label).observe(took)
+        size = rng.choice([1, 2, 3, 50, 1000, 5000])
+        metrics.batch("tenants", size)
+        batches.labels("tenants").observe(size)
+        failed = i % 11 == 0
+        metrics.statement("tenants.by_id", took, failed=failed)
+        sql.labels("tenants.by_id").observe(took)
+        if failed:
+            errors.labels("tenants.by_id").inc()
+        result = rng.choice(["hit", "miss", "registered"])
+        metrics.persisted_lookup(result)
+        lookups.labels(result).inc()
+    names = (
+        "gateway_requests",
+        "gateway_request_",
+        "gateway_loader",
+        "gateway_sql",
+        "gateway_pers",
+    )
+    for accept in (None, "application/openmetrics-text; version=1.0.0"):
+        ours, _ = metrics.render(accept)
+        theirs = choose_encoder(accept or "")[0](reference)
+
+        def samples(text: bytes) -> list[str]:
+            return [
+                line
+                for line in text.decode().splitlines()
+                if line.startswith(names) and "_created" not in line
+            ]
+
+        assert samples(ours) == samples(theirs) and len(samples(ours)) > 100
