@@ -12,34 +12,79 @@ completed in one loop, without graphql-core's per-item completion.
 Anything unusual falls back to the generic path for that object, so errors keep their exact
 message, path and null propagation: a null in a non-null field, a value the scalar refuses, a
 field with a resolver, arguments, ``@defer``. ``__typename`` is answered directly.
+
+Plans outlive the request: documents are parsed once and cached, so a plan is kept per operation
+node (weakly: it goes with its document) and keyed by the selected field nodes. An operation with
+a directive whose argument is a variable (``@skip(if: $x)``) may select differently per request,
+and under ``@defer``/``@stream`` the same nodes may be delivered differently: their plans stay per
+request.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any, Final
+from weakref import WeakKeyDictionary
 
 from graphql import (
+    DirectiveNode,
+    FragmentDefinitionNode,
     GraphQLLeafType,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
+    OperationDefinitionNode,
     Undefined,
+    VariableNode,
     is_leaf_type,
 )
 from graphql.execution import Executor
 from graphql.execution.collect_fields import FieldDetailsList
+from graphql.language import Node
 from graphql.pyutils import Path
 from graphql.type import GraphQLResolveInfo
 
 _DEFINITION: Final = "strawberry-definition"
 _MISS: Final = object()
 _TYPENAME: Final = "__typename"
+_INCREMENTAL: Final = frozenset({"defer", "stream"})
 
 # One selected field: (response key, attribute name, coerce, non-null, list?, items non-null).
 # For __typename the attribute name is None and the coerce slot holds the type name.
 Slot = tuple[str, str | None, Any, bool, bool, bool]
+# A plan by (object type, ids of the selected field nodes); the nodes are kept with it.
+PlanKey = tuple[GraphQLObjectType, tuple[int, ...]]
+Plans = dict[PlanKey, tuple[tuple[Node, ...], tuple[Slot, ...] | None]]
+
+_SHARED: WeakKeyDictionary[OperationDefinitionNode, Plans] = WeakKeyDictionary()
+
+
+def _varies(node: Any) -> bool:
+    """Whether ``node``'s tree has ``@defer``, ``@stream`` or a directive taking a variable."""
+    if isinstance(node, DirectiveNode):
+        return node.name.value in _INCREMENTAL or any(
+            isinstance(a.value, VariableNode) for a in node.arguments or ()
+        )
+    if isinstance(node, Node):
+        return any(_varies(getattr(node, key)) for key in node.keys)
+    if isinstance(node, tuple | list):
+        return any(_varies(item) for item in node)
+    return False
+
+
+def shared_plans(
+    operation: OperationDefinitionNode, fragments: dict[str, FragmentDefinitionNode]
+) -> Plans | None:
+    """The plans kept across requests for ``operation``; None when its selection may vary."""
+    plans = _SHARED.get(operation)
+    if plans is None:
+        if any(f.variable_definitions for f in fragments.values()) or _varies(
+            (operation, *fragments.values())
+        ):
+            return None
+        plans = _SHARED.setdefault(operation, {})
+    return plans
 
 
 def _leaf(field_type: GraphQLOutputType) -> tuple[GraphQLLeafType, bool, bool, bool] | None:
@@ -138,19 +183,21 @@ class FastExecutor(Executor):  # type: ignore[type-arg]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._plans: dict[tuple[GraphQLObjectType, int], tuple[Any, tuple[Slot, ...] | None]] = {}
+        shared = shared_plans(self.operation, self.fragment_definitions)
+        self._plans: Plans = {} if shared is None else shared
 
     def _plan(
         self, return_type: GraphQLObjectType, details: FieldDetailsList
     ) -> tuple[Slot, ...] | None:
-        key = (return_type, id(details))
+        nodes = tuple(d.node for d in details)
+        key = (return_type, tuple(map(id, nodes)))
         cached = self._plans.get(key)
         if cached is not None:
             return cached[1]
         grouped, defer_usages, _forbidden = self.collect_subfields(return_type, details)
         slots = None if defer_usages else build_slots(return_type, dict(grouped))
-        # Keep ``details`` alive with its plan so that its id is not reused during execution.
-        self._plans[key] = (details, slots)
+        # Keep the nodes alive with their plan so that their ids are not reused.
+        self._plans[key] = (nodes, slots)
         return slots
 
     def collect_and_execute_subfields(

@@ -10,6 +10,7 @@ import strawberry
 from graphql import ExecutionResult, execute, parse
 from graphql.execution import Executor
 
+from gateway import fastpath
 from gateway.api.schema import build_schema
 from gateway.auth import ANONYMOUS_ALL
 from gateway.config import Settings
@@ -117,6 +118,46 @@ def test_plain_lists_complete_in_one_loop() -> None:
     assert isinstance(result, ExecutionResult)
     assert result.data == {"rows": [{"name": "a"}, {"name": "b"}]}
     assert completed == ["[Row!]!", "[Row!]"]  # the list (non-null, then list); no items
+
+
+def test_plans_are_kept_across_requests(monkeypatch: pytest.MonkeyPatch) -> None:
+    built: list[str] = []
+    original = fastpath.build_slots
+
+    def counting(return_type: Any, grouped: Any) -> Any:
+        built.append(return_type.name)
+        return original(return_type, grouped)
+
+    monkeypatch.setattr(fastpath, "build_slots", counting)
+    schema = strawberry.Schema(query=Query)._schema
+    document = parse("{ rows { name } again: rows { count } }")
+    for _ in range(3):
+        result = execute(schema, document, executor_class=FastExecutor)
+        assert isinstance(result, ExecutionResult)
+        assert result.data == {
+            "rows": [{"name": "a"}, {"name": "b"}],
+            "again": [{"count": 1}, {"count": 2}],
+        }
+    assert built == ["Row", "Row"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "query($s: Boolean!) { rows { name @skip(if: $s) count } }",
+        "query($s: Boolean!) { rows { ... @include(if: $s) { name } count } }",
+        "query($s: Boolean!) { rows { ...F @skip(if: $s) count } } fragment F on Row { name }",
+    ],
+)
+def test_selections_that_depend_on_variables_are_planned_per_request(query: str) -> None:
+    schema = strawberry.Schema(query=Query)._schema
+    document = parse(query)
+    for skip in (True, False, True):
+        plain = execute(schema, document, variable_values={"s": skip})
+        fast = execute(schema, document, variable_values={"s": skip}, executor_class=FastExecutor)
+        assert isinstance(plain, ExecutionResult)
+        assert isinstance(fast, ExecutionResult)
+        _same(plain, fast)
 
 
 @pytest.fixture
