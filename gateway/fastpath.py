@@ -22,13 +22,16 @@ request.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from operator import attrgetter
 from typing import Any, Final
 from weakref import WeakKeyDictionary
 
 from graphql import (
     DirectiveNode,
+    FieldNode,
     FragmentDefinitionNode,
+    GraphQLField,
     GraphQLLeafType,
     GraphQLList,
     GraphQLNonNull,
@@ -46,13 +49,13 @@ from graphql.pyutils import Path
 from graphql.type import GraphQLResolveInfo
 
 _DEFINITION: Final = "strawberry-definition"
-_MISS: Final = object()
 _TYPENAME: Final = "__typename"
 _INCREMENTAL: Final = frozenset({"defer", "stream"})
 
-# One selected field: (response key, attribute name, coerce, non-null, list?, items non-null).
-# For __typename the attribute name is None and the coerce slot holds the type name.
-Slot = tuple[str, str | None, Any, bool, bool, bool]
+# One selected field: (response key, getter, coerce, non-null, list?, items non-null); the getter
+# reads the value from the source (an ``attrgetter``, or a resolver's function). For __typename
+# the getter is None and the coerce slot holds the type name.
+Slot = tuple[str, Callable[[Any], Any] | None, Any, bool, bool, bool]
 # A plan by (object type, ids of the selected field nodes); the nodes are kept with it.
 PlanKey = tuple[GraphQLObjectType, tuple[int, ...]]
 Plans = dict[PlanKey, tuple[tuple[Node, ...], tuple[Slot, ...] | None]]
@@ -111,30 +114,61 @@ def _plain_attribute(return_type: GraphQLObjectType, name: str) -> tuple[str, An
     return python_name, field
 
 
+def build_slot(
+    return_type: GraphQLObjectType,
+    key: str,
+    node: FieldNode,
+    leaves: Mapping[Callable[..., Any], Any] | None = None,
+) -> Slot | None:
+    """The slot of one selected field of ``return_type``, or None when it does not qualify.
+
+    ``leaves`` maps the functions of Strawberry resolvers that may be called as ``f(source)``
+    (synchronous, no arguments, leaf type) to themselves: such fields qualify too.
+    """
+    name = node.name.value
+    if name == _TYPENAME:
+        return (key, None, return_type.name, True, False, False)
+    if node.arguments:
+        return None
+    found = _plain_attribute(return_type, name)
+    if found is not None:
+        get: Callable[[Any], Any] = attrgetter(found[0])
+        field = found[1]
+    else:
+        field = return_type.fields.get(name)
+        resolver = resolver_function(field)
+        if field is None or resolver is None or leaves is None or resolver not in leaves:
+            return None
+        get = resolver
+    leaf = _leaf(field.type)
+    if leaf is None:
+        return None
+    leaf_type, non_null, is_list, item_non_null = leaf
+    return (key, get, leaf_type.coerce_output_value, non_null, is_list, item_non_null)
+
+
+def resolver_function(field: GraphQLField | None) -> Callable[..., Any] | None:
+    """The function a Strawberry field's resolver wraps (None: a plain field, or not ours)."""
+    definition = None if field is None else (field.extensions or {}).get(_DEFINITION)
+    resolver = getattr(definition, "base_resolver", None)
+    function = getattr(resolver, "wrapped_func", None)
+    return function if callable(function) else None
+
+
 def build_slots(
     return_type: GraphQLObjectType, grouped: dict[str, FieldDetailsList]
 ) -> tuple[Slot, ...] | None:
     """The fast plan for one selection of ``return_type``, or None when it does not qualify."""
     slots: list[Slot] = []
     for key, details in grouped.items():
-        node = details[0].node
         if any(d.defer_usage is not None for d in details):
             return None
-        name = node.name.value
-        if name == _TYPENAME:
-            slots.append((key, None, return_type.name, True, False, False))
-            continue
-        found = _plain_attribute(return_type, name)
-        if found is None or any(d.node.arguments for d in details):
+        if any(d.node.arguments for d in details):
             return None
-        attribute, field = found
-        leaf = _leaf(field.type)
-        if leaf is None:
+        slot = build_slot(return_type, key, details[0].node)
+        if slot is None:
             return None
-        leaf_type, non_null, is_list, item_non_null = leaf
-        slots.append(
-            (key, attribute, leaf_type.coerce_output_value, non_null, is_list, item_non_null)
-        )
+        slots.append(slot)
     return tuple(slots)
 
 
@@ -142,17 +176,15 @@ def complete_plain(slots: Sequence[Slot], source: Any) -> dict[str, Any] | None:
     """The completed object, or None when the generic path must handle it (it will error)."""
     out: dict[str, Any] = {}
     try:
-        for key, attribute, coerce, non_null, is_list, item_non_null in slots:
-            if attribute is None:
+        for key, get, coerce, non_null, is_list, item_non_null in slots:
+            if get is None:
                 out[key] = coerce
                 continue
-            value = getattr(source, attribute, _MISS)
+            value = get(source)
             if value is None:
                 if non_null:
                     return None
                 out[key] = None
-            elif value is _MISS:
-                return None
             elif is_list:
                 if not isinstance(value, list | tuple):
                     return None
