@@ -24,8 +24,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from operator import attrgetter
-from typing import Any, Final
-from weakref import WeakKeyDictionary
+from typing import Any, Final, Generic, TypeVar
+from weakref import ref
 
 from graphql import (
     DirectiveNode,
@@ -60,7 +60,39 @@ Slot = tuple[str, Callable[[Any], Any] | None, Any, bool, bool, bool]
 PlanKey = tuple[GraphQLObjectType, tuple[int, ...]]
 Plans = dict[PlanKey, tuple[tuple[Node, ...], tuple[Slot, ...] | None]]
 
-_SHARED: WeakKeyDictionary[OperationDefinitionNode, Plans] = WeakKeyDictionary()
+V = TypeVar("V")
+
+
+class NodeCache(Generic[V]):
+    """Values kept per AST node, by identity, for as long as the node lives.
+
+    Not a ``WeakKeyDictionary``: graphql-core's nodes hash and compare by structure, which walks
+    the whole tree on every look-up.
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[int, tuple[ref[Node], V]] = {}
+
+    def get(self, node: Node) -> V | None:
+        entry = self._entries.get(id(node))
+        return entry[1] if entry is not None and entry[0]() is node else None
+
+    def put(self, node: Node, value: V) -> V:
+        key = id(node)
+        entries = self._entries
+
+        def forget(dead: ref[Node]) -> None:
+            if (entry := entries.get(key)) is not None and entry[0] is dead:
+                del entries[key]
+
+        entries[key] = (ref(node, forget), value)
+        return value
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+_SHARED: NodeCache[Plans] = NodeCache()
 
 
 def _varies(node: Any) -> bool:
@@ -86,7 +118,7 @@ def shared_plans(
             (operation, *fragments.values())
         ):
             return None
-        plans = _SHARED.setdefault(operation, {})
+        plans = _SHARED.put(operation, {})
     return plans
 
 

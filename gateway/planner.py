@@ -25,7 +25,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from weakref import WeakKeyDictionary
 
 from graphql import (
     DocumentNode,
@@ -33,21 +32,35 @@ from graphql import (
     FieldNode,
     GraphQLError,
     GraphQLField,
+    GraphQLID,
+    GraphQLInt,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
+    GraphQLScalarType,
     GraphQLSchema,
+    GraphQLString,
     OperationDefinitionNode,
     OperationType,
     SelectionSetNode,
     VariableNode,
+    get_nullable_type,
     located_error,
 )
-from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
+from graphql.execution.get_variable_signature import (
+    GraphQLVariableSignature,
+    get_variable_signature,
+)
+from graphql.execution.values import (
+    VariableValues,
+    VariableValueSource,
+    get_argument_values,
+    get_variable_values,
+)
 from graphql.language import Node
 
 from gateway.api.workspace import DIRECT_RESOLVERS, LEAF_RESOLVERS, DirectResolver
-from gateway.fastpath import Slot, build_slot, complete_plain, resolver_function
+from gateway.fastpath import NodeCache, Slot, build_slot, complete_plain, resolver_function
 
 
 class Irregular(Exception):
@@ -93,9 +106,23 @@ class Plan:
     schema: GraphQLSchema
     operation: OperationDefinitionNode
     root: Selection
+    scalars: tuple[tuple[str, GraphQLVariableSignature, type], ...] | None
+    """Variables of type ID, String or Int (nullable or not): (name, signature, python type)
+    whose values of that exact type coerce to themselves; None when some variable is another
+    type."""
 
 
-_PLANS: WeakKeyDictionary[DocumentNode, tuple[GraphQLSchema, Plan | None]] = WeakKeyDictionary()
+# Scalars whose ``parse_value`` returns a value of this exact Python type unchanged (Int: within
+# 32 bits).
+_SELF_COERCING: dict[GraphQLScalarType, type] = {
+    GraphQLID: str,
+    GraphQLString: str,
+    GraphQLInt: int,
+}
+_INT_RANGE = range(-(2**31), 2**31)
+
+
+_PLANS: NodeCache[tuple[GraphQLSchema, Plan | None]] = NodeCache()
 
 
 def plan_for(schema: GraphQLSchema, document: DocumentNode) -> Plan | None:
@@ -103,9 +130,7 @@ def plan_for(schema: GraphQLSchema, document: DocumentNode) -> Plan | None:
     cached = _PLANS.get(document)
     if cached is not None and cached[0] is schema:
         return cached[1]
-    plan = compile_plan(schema, document)
-    _PLANS[document] = (schema, plan)
-    return plan
+    return _PLANS.put(document, (schema, compile_plan(schema, document)))[1]
 
 
 def compile_plan(schema: GraphQLSchema, document: DocumentNode) -> Plan | None:
@@ -120,7 +145,40 @@ def compile_plan(schema: GraphQLSchema, document: DocumentNode) -> Plan | None:
     ):
         return None
     root = _selection(schema.query_type, operation.selection_set)
-    return None if root is None else Plan(schema, operation, root)
+    return None if root is None else Plan(schema, operation, root, _scalars(schema, operation))
+
+
+def _scalars(
+    schema: GraphQLSchema, operation: OperationDefinitionNode
+) -> tuple[tuple[str, GraphQLVariableSignature, type], ...] | None:
+    scalars: list[tuple[str, GraphQLVariableSignature, type]] = []
+    for definition in operation.variable_definitions or ():
+        signature = get_variable_signature(schema, definition)
+        if isinstance(signature, GraphQLError):
+            return None
+        named = get_nullable_type(signature.type)
+        kind = _SELF_COERCING.get(named) if isinstance(named, GraphQLScalarType) else None
+        if kind is None:
+            return None
+        scalars.append((signature.name, signature, kind))
+    return tuple(scalars)
+
+
+def _coerce_variables(plan: Plan, inputs: Mapping[str, Any]) -> VariableValues | list[GraphQLError]:
+    """graphql-core's ``get_variable_values``, without its work for values that coerce to
+    themselves (each variable given, of its scalar's exact Python type)."""
+    if plan.scalars is not None:
+        sources: dict[str, VariableValueSource] = {}
+        coerced: dict[str, Any] = {}
+        for name, signature, kind in plan.scalars:
+            value = inputs.get(name)
+            if type(value) is not kind or (kind is int and value not in _INT_RANGE):
+                break
+            sources[name] = VariableValueSource(signature, value)
+            coerced[name] = value
+        else:
+            return VariableValues(sources, coerced)
+    return get_variable_values(plan.schema, plan.operation.variable_definitions or (), dict(inputs))
 
 
 def _selection(
@@ -198,9 +256,7 @@ async def execute_plan(
 
     Raises ``Irregular`` when a value must be reported by graphql-core's executor.
     """
-    values = get_variable_values(
-        plan.schema, plan.operation.variable_definitions or (), dict(variables or {})
-    )
+    values = _coerce_variables(plan, variables or {})
     if isinstance(values, list):
         return None
     errors: list[GraphQLError] = []

@@ -61,6 +61,21 @@ CASES: list[tuple[str, dict[str, Any], bool]] = [
     (V + "{ workspace(id: $id) { policies { name } } }", {}, False),
     ("query($id: ID!) { workspace(id: $id) { id } }", {"id": ["not", "an", "id"]}, True),
     ("query($id: ID!) { workspace(id: $id) { id } }", {"id": None}, True),
+    ("query($id: ID!) { workspace(id: $id) { id } }", {"id": 42}, True),
+    (L + "{ workspace(id: $id) { events(limit: $n) { eventId } } }", {"n": True}, True),
+    (L + "{ workspace(id: $id) { events(limit: $n) { eventId } } }", {"n": 2**31}, True),
+    (L + "{ workspace(id: $id) { events(limit: $n) { eventId } } }", {"n": 2.0}, True),
+    (L + "{ workspace(id: $id) { events(limit: $n) { eventId } } }", {"n": "2"}, True),
+    (
+        "query($id: ID!, $s: String) { workspace(id: $id) { id } }",
+        {"s": "unused"},
+        True,
+    ),
+    (
+        "query($id: ID!, $f: Float) { workspace(id: $id) { id } }",
+        {"f": 1.5},
+        True,
+    ),
 ]
 WORKSPACES = [DEMO_WS, FRESH_WS, "org_unknown", ATLAS_WS]
 
