@@ -23,7 +23,8 @@ request.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from operator import attrgetter
+from datetime import UTC, datetime
+from operator import attrgetter, methodcaller
 from typing import Any, Final, Generic, TypeVar
 from weakref import ref
 
@@ -176,7 +177,37 @@ def build_slot(
     if leaf is None:
         return None
     leaf_type, non_null, is_list, item_non_null = leaf
-    return (key, get, leaf_type.coerce_output_value, non_null, is_list, item_non_null)
+    coerce = leaf_type.coerce_output_value
+    if _is_isoformat(coerce):
+        coerce = isoformat
+    return (key, get, coerce, non_null, is_list, item_non_null)
+
+
+def _is_isoformat(coerce: Any) -> bool:
+    """Whether ``coerce`` is ``methodcaller("isoformat")`` (Strawberry's DateTime, Date, Time)."""
+    return isinstance(coerce, methodcaller) and coerce.__reduce__() == (
+        methodcaller,
+        ("isoformat",),
+    )
+
+
+_ISOFORMATS: dict[datetime, str] = {}
+_ISOFORMATS_KEPT: Final = 65_536
+
+
+def isoformat(value: Any) -> Any:
+    """``value.isoformat()``, kept for UTC datetimes: the same events are read over and over,
+    and formatting one costs more than the rest of its row. Only ``datetime`` itself in
+    ``timezone.utc``: equal values then print alike (other zones compare equal across offsets).
+    """
+    if type(value) is not datetime or value.tzinfo is not UTC:
+        return value.isoformat()
+    text = _ISOFORMATS.get(value)
+    if text is None:
+        if len(_ISOFORMATS) >= _ISOFORMATS_KEPT:
+            _ISOFORMATS.clear()
+        text = _ISOFORMATS[value] = value.isoformat()
+    return text
 
 
 def resolver_function(field: GraphQLField | None) -> Callable[..., Any] | None:

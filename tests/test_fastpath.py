@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -204,3 +205,23 @@ async def test_gateway_schema_same_answers(workspace: str, context: Callable[[],
     if workspace == DEMO_WS:
         assert fast.data is not None
         assert fast.data["workspace"]["events"]
+
+
+def test_isoformat_prints_as_the_value_does() -> None:
+    utc = datetime(2026, 1, 2, 3, 4, 5, 678_000, tzinfo=UTC)
+    paris = utc.astimezone(timezone(timedelta(hours=1)))
+    assert utc == paris
+    values: list[Any] = [
+        utc,
+        utc,
+        paris,
+        utc.replace(tzinfo=None),
+        utc.replace(microsecond=0),
+        utc.date(),
+        utc.time(),
+        type("Later", (datetime,), {})(2026, 1, 2, tzinfo=UTC),
+    ]
+    for value in values:
+        assert fastpath.isoformat(value) == value.isoformat()
+    with pytest.raises(AttributeError):
+        fastpath.isoformat("not a datetime")
