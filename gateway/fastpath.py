@@ -49,7 +49,7 @@ from graphql.language import Node
 from graphql.pyutils import Path
 from graphql.type import GraphQLResolveInfo
 
-_DEFINITION: Final = "strawberry-definition"
+STRAWBERRY: Final = "strawberry-definition"
 _TYPENAME: Final = "__typename"
 _INCREMENTAL: Final = frozenset({"defer", "stream"})
 
@@ -140,7 +140,7 @@ def _plain_attribute(return_type: GraphQLObjectType, name: str) -> tuple[str, An
     field = return_type.fields.get(name)
     if field is None or not getattr(field.resolve, "_is_default", False):
         return None
-    definition = (field.extensions or {}).get(_DEFINITION)
+    definition = (field.extensions or {}).get(STRAWBERRY)
     python_name = getattr(definition, "python_name", None)
     if not isinstance(python_name, str):
         return None
@@ -212,7 +212,7 @@ def isoformat(value: Any) -> Any:
 
 def resolver_function(field: GraphQLField | None) -> Callable[..., Any] | None:
     """The function a Strawberry field's resolver wraps (None: a plain field, or not ours)."""
-    definition = None if field is None else (field.extensions or {}).get(_DEFINITION)
+    definition = None if field is None else (field.extensions or {}).get(STRAWBERRY)
     resolver = getattr(definition, "base_resolver", None)
     function = getattr(resolver, "wrapped_func", None)
     return function if callable(function) else None

@@ -60,7 +60,14 @@ from graphql.execution.values import (
 from graphql.language import Node
 
 from gateway.api.workspace import DIRECT_RESOLVERS, LEAF_RESOLVERS, DirectResolver
-from gateway.fastpath import NodeCache, Slot, build_slot, complete_plain, resolver_function
+from gateway.fastpath import (
+    STRAWBERRY,
+    NodeCache,
+    Slot,
+    build_slot,
+    complete_plain,
+    resolver_function,
+)
 
 
 class Irregular(Exception):
@@ -197,7 +204,7 @@ def _selection(
             return None
         keys.append(key)
         field = parent.fields.get(node.name.value)
-        resolve = DIRECT_RESOLVERS.get(resolver_function(field))  # type: ignore[arg-type]
+        resolve = _direct_resolver(field)
         if field is not None and resolve is not None:
             if branch is not None:
                 return None
@@ -211,6 +218,16 @@ def _selection(
         slots.append(slot)
     last = branch is None or keys[-1] == branch.key
     return Selection(tuple(slots), branch, None if last else tuple(keys))
+
+
+def _direct_resolver(field: GraphQLField | None) -> DirectResolver | None:
+    """The direct resolver of ``field``; None when it has none, or when Strawberry would wrap its
+    resolver in something (field extensions, permission classes): the plan would skip those."""
+    resolve = DIRECT_RESOLVERS.get(resolver_function(field))  # type: ignore[arg-type]
+    definition = None if field is None else (field.extensions or {}).get(STRAWBERRY)
+    if resolve is None or getattr(definition, "extensions", None):
+        return None
+    return resolve
 
 
 def _branch(
