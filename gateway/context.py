@@ -40,9 +40,25 @@ class Context:
     """The WebSocket connection an operation runs on (subscriptions need it); None over HTTP."""
     writes: WriteService | None = None
     """The process's write service (mutations); None: every write is deferred."""
+    executors: list[Any] = field(default_factory=list)
+    """The GraphQL executors that ran on this context (they register themselves)."""
 
     def __post_init__(self) -> None:
         self.loaders = Loaders(self.db, concurrency=self.settings.pool_max_size)
+
+    def close(self) -> None:
+        """Break the request's reference cycles once its answer is built.
+
+        A dataloader holds its batch function, a bound method of the loaders that hold it; a
+        graphql-core executor holds bound methods of itself. Both cycles would keep the whole
+        request (rows, futures, caches) alive until a full garbage collection, which then
+        pauses the process for tens of milliseconds. Cleared here, reference counting frees the
+        request as soon as its answer is sent.
+        """
+        for executor in self.executors:
+            executor.async_helpers = None
+        self.executors.clear()
+        self.loaders.close()
 
     # -- checks -------------------------------------------------------------------------------
 

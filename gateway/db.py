@@ -43,30 +43,44 @@ class RequestStats:
 current_stats: ContextVar[RequestStats | None] = ContextVar("current_stats", default=None)
 
 
+_UNAVAILABLE: Final = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.ConnectionDoesNotExistError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+    ConnectionError,
+    OSError,
+)
+
+
+def translate(exc: BaseException) -> GatewayError | None:
+    """The gateway error an asyncpg or socket error stands for (the single translation point);
+    None for anything else, gateway errors included: those propagate as they are."""
+    if isinstance(exc, GatewayError):
+        return None
+    if isinstance(exc, asyncpg.QueryCanceledError | TimeoutError):
+        # QueryCanceledError: the server's statement_timeout. TimeoutError (a subclass of
+        # OSError, so tested first): the client-side backstop when the server stops answering.
+        return QueryTimeout("The database took too long to answer; try a smaller request.")
+    if isinstance(exc, _UNAVAILABLE):
+        return DatabaseUnavailable("The database is unavailable; retry shortly.")
+    return None
+
+
 @contextlib.contextmanager
 def map_db_errors() -> Iterator[None]:
-    """Translate asyncpg and socket errors into gateway errors (the single translation point)."""
+    """Translate asyncpg and socket errors into gateway errors (see ``translate``)."""
     try:
         yield
-    except GatewayError:
-        raise
-    except (asyncpg.QueryCanceledError, TimeoutError) as exc:
-        # QueryCanceledError: the server's statement_timeout. TimeoutError (a subclass of
-        # OSError, so caught first): the client-side backstop when the server stops answering.
-        raise QueryTimeout("The database took too long to answer; try a smaller request.") from exc
-    except (
-        asyncpg.PostgresConnectionError,
-        asyncpg.CannotConnectNowError,
-        asyncpg.AdminShutdownError,
-        asyncpg.CrashShutdownError,
-        asyncpg.TooManyConnectionsError,
-        asyncpg.ConnectionDoesNotExistError,
-        asyncpg.InterfaceError,
-        asyncpg.InternalClientError,
-        ConnectionError,
-        OSError,
-    ) as exc:
-        raise DatabaseUnavailable("The database is unavailable; retry shortly.") from exc
+    except Exception as exc:
+        mapped = translate(exc)
+        if mapped is None:
+            raise
+        raise mapped from exc
 
 
 async def keep_session(conn: asyncpg.Connection) -> None:
@@ -85,28 +99,51 @@ class Executor(Protocol):
     async def fetchrow(self, name: str, sql: str, *args: Any) -> asyncpg.Record | None: ...
 
 
-def _record(name: str, started: float) -> None:
+async def _fetch(
+    conn: asyncpg.Connection, name: str, sql: str, args: tuple[Any, ...]
+) -> list[asyncpg.Record]:
+    """Run one statement: errors translated, its time in the request's ``RequestStats`` and in
+    the metrics by name, and a span when tracing is on. One timing feeds all three.
+
+    Written out rather than as nested context managers: it runs for every statement."""
+    observer = telemetry.current()
+    started = time.perf_counter()
+    try:
+        if observer is not None and observer.tracing.enabled:
+            with observer.tracing.statement_span(name, sql):
+                rows: list[asyncpg.Record] = await conn.fetch(sql, *args)
+        else:
+            rows = await conn.fetch(sql, *args)
+    except BaseException as exc:
+        if observer is not None and observer.metrics is not None:
+            observer.metrics.statement(name, time.perf_counter() - started, failed=True)
+        mapped = translate(exc)
+        if mapped is None:
+            raise
+        raise mapped from exc
+    seconds = time.perf_counter() - started
+    if observer is not None and observer.metrics is not None:
+        observer.metrics.statement(name, seconds, failed=False)
     stats = current_stats.get()
     if stats is not None:
         stats.statements.append(name)
-        stats.db_seconds += time.perf_counter() - started
+        stats.db_seconds += seconds
+    return rows
 
 
 class _ConnExecutor:
     """Runs statements on one connection (inside a transaction the caller owns)."""
 
+    __slots__ = ("_conn",)
+
     def __init__(self, conn: asyncpg.Connection) -> None:
         self._conn = conn
 
     async def fetch(self, name: str, sql: str, *args: Any) -> list[asyncpg.Record]:
-        started = time.perf_counter()
-        with telemetry.statement(name, sql), map_db_errors():
-            rows: list[asyncpg.Record] = await self._conn.fetch(sql, *args)
-        _record(name, started)
-        return rows
+        return await _fetch(self._conn, name, sql, args)
 
     async def fetchrow(self, name: str, sql: str, *args: Any) -> asyncpg.Record | None:
-        rows = await self.fetch(name, sql, *args)
+        rows = await _fetch(self._conn, name, sql, args)
         return rows[0] if rows else None
 
 
@@ -177,61 +214,54 @@ class Database:
     @contextlib.asynccontextmanager
     async def connection(self) -> AsyncIterator[asyncpg.Connection]:
         """A pooled connection, waiting at most ``pool_acquire_timeout`` for a free one."""
-        pool = self.pool
-        self.waiting += 1
-        try:
-            with map_db_errors():
-                conn = await self._acquire(pool)
-        finally:
-            self.waiting -= 1
+        pool, conn = await self._checkout()
+        broken = False
         try:
             yield conn
         except DatabaseUnavailable:
-            # The connection is broken (server restarted, socket gone): never reuse it. When
-            # asyncpg saw it close first, it already gave it back and detached this proxy.
-            with contextlib.suppress(asyncpg.InterfaceError):
-                conn.terminate()
+            broken = True
             raise
         finally:
-            with contextlib.suppress(Exception):
-                await pool.release(conn)
+            await self._checkin(pool, conn, broken=broken)
 
-    async def _acquire(self, pool: asyncpg.Pool) -> asyncpg.Connection:
+    async def _checkout(self) -> tuple[asyncpg.Pool, asyncpg.Connection]:
         """Wait at most ``pool_acquire_timeout``: OVERLOADED when every connection is busy,
-        DATABASE_UNAVAILABLE when opening a new one did not finish in time."""
+        DATABASE_UNAVAILABLE when opening a new one did not finish in time.
+
+        ``asyncio.timeout`` rather than ``pool.acquire(timeout=...)``: asyncpg's own timeout
+        runs the acquisition in a task of its own (``wait_for``), on every checkout."""
+        pool = self.pool
+        self.waiting += 1
         try:
-            return await pool.acquire(timeout=self._settings.pool_acquire_timeout)
+            async with asyncio.timeout(self._settings.pool_acquire_timeout):
+                conn: asyncpg.Connection = await pool.acquire()
         except TimeoutError as exc:
             _size, in_use, most = self.pool_figures()
             if in_use >= most:
                 raise Overloaded("Every database connection is busy; retry shortly.") from exc
             raise DatabaseUnavailable("The database is unavailable; retry shortly.") from exc
-
-    @contextlib.asynccontextmanager
-    async def rls_transaction(self, workspace_id: str) -> AsyncIterator[Executor]:
-        """begin → set_config(GUC, workspace, is_local) → reads → end, on one connection."""
-        async with self.connection() as conn:
-            started = time.perf_counter()
-            with map_db_errors():
-                tx = conn.transaction(readonly=True)
-                await tx.start()
-            try:
-                with telemetry.statement("rls.set_config", SET_RLS_SETTING), map_db_errors():
-                    await conn.fetchval(SET_RLS_SETTING, self._settings.rls_setting, workspace_id)
-                _record("rls.set_config", started)
-                yield _ConnExecutor(conn)
-            except BaseException:
-                with contextlib.suppress(Exception):
-                    await tx.rollback()
+        except Exception as exc:
+            mapped = translate(exc)
+            if mapped is None:
                 raise
-            else:
-                # A read-only transaction: committing and rolling back are the same, and
-                # rollback never fails on a serialization or deferred-constraint check.
-                with map_db_errors():
-                    await tx.rollback()
-            stats = current_stats.get()
-            if stats is not None:
-                stats.transactions += 1
+            raise mapped from exc
+        finally:
+            self.waiting -= 1
+        return pool, conn
+
+    async def _checkin(self, pool: asyncpg.Pool, conn: asyncpg.Connection, *, broken: bool) -> None:
+        """Give ``conn`` back; a broken one (server restarted, socket gone) is never reused.
+        When asyncpg saw it close first, it already gave it back and detached this proxy."""
+        if broken:
+            with contextlib.suppress(asyncpg.InterfaceError):
+                conn.terminate()
+        with contextlib.suppress(Exception):
+            # The reset on release is bounded as the checkout was.
+            await pool.release(conn, timeout=self._settings.pool_acquire_timeout)
+
+    def rls_transaction(self, workspace_id: str) -> RlsTransaction:
+        """begin → set_config(GUC, workspace, is_local) → reads → end, on one connection."""
+        return RlsTransaction(self, workspace_id)
 
     async def ping(self) -> None:
         """One round trip; raises DatabaseUnavailable when the database does not answer."""
@@ -244,13 +274,112 @@ class Database:
                 raise DatabaseUnavailable("The database did not answer in time.") from exc
 
 
+class RlsTransaction:
+    """One workspace's read-only transaction on one pooled connection, as an ``Executor``:
+    begin → set_config(GUC, workspace, is_local) → reads → end.
+
+    The GUC is set before the first read, by that read's own round trip when it can carry it
+    (``fetch_setting``), else by a ``set_config`` statement of its own. Written as a class, not
+    an ``asynccontextmanager``: it wraps every RLS read.
+    """
+
+    __slots__ = ("_conn", "_db", "_pool", "_setting_done", "_workspace_id")
+
+    def __init__(self, db: Database, workspace_id: str) -> None:
+        self._db = db
+        self._workspace_id = workspace_id
+        self._setting_done = False
+
+    async def __aenter__(self) -> RlsTransaction:
+        self._pool, conn = await self._db._checkout()
+        try:
+            # What asyncpg's Transaction(readonly=True).start() sends, without its bookkeeping
+            # (no nesting here); a transaction left open is rolled back by the pool's release.
+            await conn.execute("BEGIN READ ONLY")
+        except BaseException as exc:
+            mapped = translate(exc)
+            broken = isinstance(mapped, DatabaseUnavailable)
+            await self._db._checkin(self._pool, conn, broken=broken)
+            if mapped is None:
+                raise
+            raise mapped from exc
+        self._conn = conn
+        return self
+
+    async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        conn = self._conn
+        failure = exc
+        try:
+            if exc is None:
+                # Read-only: committing and rolling back are the same, and rollback never
+                # fails on a serialization or deferred-constraint check.
+                try:
+                    await conn.execute("ROLLBACK")
+                except Exception as rollback_error:
+                    mapped = translate(rollback_error)
+                    if mapped is None:
+                        raise
+                    failure = mapped
+                    raise mapped from rollback_error
+            else:
+                with contextlib.suppress(Exception):
+                    await conn.execute("ROLLBACK")
+        finally:
+            broken = isinstance(failure, DatabaseUnavailable)
+            await self._db._checkin(self._pool, conn, broken=broken)
+        stats = current_stats.get()
+        if stats is not None:
+            stats.transactions += 1
+
+    async def _set_setting(self) -> None:
+        await _fetch(
+            self._conn,
+            "rls.set_config",
+            SET_RLS_SETTING,
+            (self._db._settings.rls_setting, self._workspace_id),
+        )
+        self._setting_done = True
+
+    async def fetch(self, name: str, sql: str, *args: Any) -> list[asyncpg.Record]:
+        if not self._setting_done:
+            await self._set_setting()
+        return await _fetch(self._conn, name, sql, args)
+
+    async def fetchrow(self, name: str, sql: str, *args: Any) -> asyncpg.Record | None:
+        rows = await self.fetch(name, sql, *args)
+        return rows[0] if rows else None
+
+    async def fetch_setting(self, name: str, sql: str, *args: Any) -> list[asyncpg.Record]:
+        """Run ``sql``, a statement that sets the GUC itself: it must call
+        ``set_config($1, $2, true)`` exactly once whatever it finds, and read nothing under
+        row-level security (the setting is not in force before the statement ends). ``$1`` and
+        ``$2`` are the GUC's name and the workspace id; ``args`` are ``$3`` onwards."""
+        rows = await _fetch(
+            self._conn, name, sql, (self._db._settings.rls_setting, self._workspace_id, *args)
+        )
+        self._setting_done = True
+        return rows
+
+
 class _PoolExecutor:
+    """Each statement on a pooled connection of its own, outside any transaction."""
+
+    __slots__ = ("_db",)
+
     def __init__(self, db: Database) -> None:
         self._db = db
 
     async def fetch(self, name: str, sql: str, *args: Any) -> list[asyncpg.Record]:
-        async with self._db.connection() as conn:
-            return await _ConnExecutor(conn).fetch(name, sql, *args)
+        db = self._db
+        pool, conn = await db._checkout()
+        broken = False
+        try:
+            return await _fetch(conn, name, sql, args)
+        except DatabaseUnavailable:
+            broken = True
+            raise
+        finally:
+            await db._checkin(pool, conn, broken=broken)
 
     async def fetchrow(self, name: str, sql: str, *args: Any) -> asyncpg.Record | None:
         rows = await self.fetch(name, sql, *args)

@@ -278,6 +278,11 @@ class FastExecutor(Executor):  # type: ignore[type-arg]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # The context breaks this executor's self-references once the request is answered
+        # (``Context.close``); sub-executors for incremental delivery are shallow copies.
+        executors = getattr(self.context_value, "executors", None)
+        if isinstance(executors, list):
+            executors.append(self)
         shared = shared_plans(self.operation, self.fragment_definitions)
         self._plans: Plans = {} if shared is None else shared
 

@@ -274,6 +274,7 @@ class GraphQLHTTP:
             )
         finally:
             record.workspaces = sorted(ctx.workspace_ids)
+            ctx.close()
         return self._respond(status, body, media, record, headers)
 
     async def _execute(

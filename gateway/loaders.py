@@ -7,8 +7,10 @@
 - ``tenant_events``: (workspace id, limit) → Tenant | None, reading the tenant row and its events
   in one statement and priming ``tenants`` and ``events`` with them (for ``workspace { events }``).
 - ``tenant_rls``: (workspace id, reads) → Tenant | None, reading the tenant row inside the
-  workspace's RLS transaction, then (if it exists) the given kronicle.* reads, and priming
-  ``tenants`` and ``rls``: one transaction and one pool checkout for ``workspace { constitution }``.
+  workspace's RLS transaction (in the statement that sets the GUC), then (if it exists) the
+  given kronicle.* reads, and priming ``tenants`` and ``rls``: one transaction, one pool
+  checkout and four round trips (begin, set_config + tenant, constitution, end) for
+  ``workspace { constitution }``.
 - ``rls``: every kronicle.* read. The RLS GUC holds one workspace per transaction, so a batch is
   split by workspace: one transaction per workspace holding all of its reads, workspaces run
   concurrently (bounded by the pool size).
@@ -21,9 +23,9 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import Awaitable, Callable
-from typing import Any, Final, NamedTuple
+from typing import Any, Final, NamedTuple, TypeVar
 
-from aiodataloader import DataLoader
+from aiodataloader import DataLoader, Loader, dispatch_queue_batch
 
 from gateway import telemetry
 from gateway.db import Database, Executor
@@ -83,6 +85,28 @@ TenantRlsKey = tuple[str, tuple[tuple[str, int | None], ...]]
 """(workspace id, ((surface, limit or None), ...)): the RLS reads to make with the tenant."""
 
 
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class _DataLoader(DataLoader[K, V]):
+    """aiodataloader's DataLoader (0.4.3, pinned), dispatching a batch with one task, not two.
+
+    aiodataloader schedules ``ensure_future(dispatch())`` with ``call_soon`` and that task
+    starts another for the batch: the queue is collected two loop turns after the first load.
+    Here two ``call_soon`` hops collect it at the same turn, and the batch is the only task.
+    """
+
+    def do_resolve_reject(self, key: K, future: asyncio.Future[V]) -> None:
+        self._queue.append(Loader(key=key, future=future))
+        if len(self._queue) == 1:
+            self.loop.call_soon(self.loop.call_soon, self._dispatch)
+
+    def _dispatch(self) -> None:
+        queue, self._queue = self._queue, []
+        self.loop.create_task(dispatch_queue_batch(self, queue))
+
+
 def _one_per_key(keys: list[Any], values: list[Any]) -> list[Any]:
     if len(values) != len(keys):
         raise RuntimeError(f"batch returned {len(values)} results for {len(keys)} keys")
@@ -96,33 +120,38 @@ class Loaders:
         self._db = db
         self._concurrency = max(1, concurrency)
 
+    def close(self) -> None:
+        """Drop the loaders made so far (each holds a bound method of ``self``: a cycle)."""
+        for name in _LOADERS:
+            self.__dict__.pop(name, None)
+
     @functools.cached_property
     def tenants(self) -> DataLoader[str, Tenant | None]:
-        return DataLoader(self._load_tenants)
+        return _DataLoader(self._load_tenants)
 
     @functools.cached_property
     def events(self) -> DataLoader[tuple[str, int], list[ChainEvent]]:
-        return DataLoader(self._load_events)
+        return _DataLoader(self._load_events)
 
     @functools.cached_property
     def tenant_events(self) -> DataLoader[tuple[str, int], Tenant | None]:
-        return DataLoader(self._load_tenant_events)
+        return _DataLoader(self._load_tenant_events)
 
     @functools.cached_property
     def tenant_rls(self) -> DataLoader[TenantRlsKey, Tenant | None]:
-        return DataLoader(self._load_tenant_rls)
+        return _DataLoader(self._load_tenant_rls)
 
     @functools.cached_property
     def rls(self) -> DataLoader[RlsRead, Any]:
-        return DataLoader(self._load_rls)
+        return _DataLoader(self._load_rls)
 
     @functools.cached_property
     def history(self) -> DataLoader[HistoryKey, HistoryPage]:
-        return DataLoader(self._load_history)
+        return _DataLoader(self._load_history)
 
     @functools.cached_property
     def chain(self) -> DataLoader[tuple[str, int], list[ChainLink]]:
-        return DataLoader(self._load_chain)
+        return _DataLoader(self._load_chain)
 
     @functools.cached_property
     def _gate(self) -> asyncio.Semaphore:
@@ -150,42 +179,44 @@ class Loaders:
 
     async def _load_tenant_rls(self, keys: list[TenantRlsKey]) -> list[Tenant | None]:
         telemetry.batch("tenant_rls", len(keys))
-        found: dict[TenantRlsKey, Any] = {}
-
-        async def run(key: TenantRlsKey) -> None:
-            workspace_id, wanted = key
-            if not tenants.is_possible_workspace_id(workspace_id):
-                found[key] = None  # no tenant can have it: nothing to read
-                return
-            reads = [RlsRead(workspace_id, surface, arg) for surface, arg in wanted]
-            tenant: Any = _UNREAD
-            results: dict[RlsRead, Any] = {}
-            async with self._gate:
-                try:
-                    async with self._db.rls_transaction(workspace_id) as tx:
-                        tenant = (await tenants.fetch_tenants(tx, [workspace_id])).get(workspace_id)
-                        if tenant is not None:
-                            try:
-                                for read in reads:
-                                    results[read] = await RLS_READS[read.surface](tx, read)
-                            except Exception as exc:
-                                # As in _load_rls: a failed transaction fails each of its reads.
-                                results = dict.fromkeys(reads, exc)
-                except Exception as exc:
-                    if tenant is _UNREAD:  # the workspace itself could not be read
-                        found[key] = exc
-                        return
-            found[key] = tenant
-            self.tenants.prime(workspace_id, tenant)
-            for read, value in results.items():
-                self.rls.prime(read, value)
-
         unique = list(dict.fromkeys(keys))
-        if len(unique) == 1:
-            await run(unique[0])
+        if len(unique) == 1:  # the common case: one transaction, no task, no gate to wait at
+            found = {unique[0]: await self._tenant_rls(unique[0])}
         else:
-            await asyncio.gather(*(run(key) for key in unique))
+
+            async def gated(key: TenantRlsKey) -> Any:
+                async with self._gate:
+                    return await self._tenant_rls(key)
+
+            found = dict(zip(unique, await asyncio.gather(*map(gated, unique)), strict=True))
         return _one_per_key(keys, [found[k] for k in keys])
+
+    async def _tenant_rls(self, key: TenantRlsKey) -> Any:
+        """The tenant of one key (or the error that prevented reading it), read in its
+        workspace's RLS transaction with the key's reads, whose results prime ``rls``."""
+        workspace_id, wanted = key
+        if not tenants.is_possible_workspace_id(workspace_id):
+            return None  # no tenant can have it: nothing to read
+        reads = [RlsRead(workspace_id, surface, arg) for surface, arg in wanted]
+        tenant: Any = _UNREAD
+        results: dict[RlsRead, Any] = {}
+        try:
+            async with self._db.rls_transaction(workspace_id) as tx:
+                tenant = await tenants.fetch_tenant_setting_rls(tx, workspace_id)
+                if tenant is not None:
+                    try:
+                        for read in reads:
+                            results[read] = await RLS_READS[read.surface](tx, read)
+                    except Exception as exc:
+                        # As in _load_rls: a failed transaction fails each of its reads.
+                        results = dict.fromkeys(reads, exc)
+        except Exception as exc:
+            if tenant is _UNREAD:  # the workspace itself could not be read
+                return exc
+        self.tenants.prime(workspace_id, tenant)
+        for read, value in results.items():
+            self.rls.prime(read, value)
+        return tenant
 
     async def _load_history(self, keys: list[HistoryKey]) -> list[HistoryPage]:
         found = await fetch_history_pages(self._db.pooled, keys)
@@ -217,3 +248,8 @@ class Loaders:
         else:
             await asyncio.gather(*(run(ws, reads) for ws, reads in by_workspace.items()))
         return _one_per_key(keys, [results[k] for k in keys])
+
+
+_LOADERS: Final = tuple(
+    name for name, value in vars(Loaders).items() if isinstance(value, functools.cached_property)
+)

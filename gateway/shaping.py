@@ -55,7 +55,25 @@ def format_error(error: GraphQLError, *, phase: str | None, request_id: str) -> 
         )
         out["message"] = "Internal server error."
         out["extensions"] = {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id}
+    _drop_tracebacks(error)
     return out
+
+
+def _drop_tracebacks(error: BaseException) -> None:
+    """Forget the tracebacks of an error that has been shaped (and logged, when unexpected).
+
+    A traceback holds the frames it passed through, and those frames hold the exception: a
+    reference cycle that would keep the failed request alive until a full garbage collection.
+    """
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [error]
+    while pending:
+        e = pending.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        e.__traceback__ = None
+        pending += [e.__cause__, e.__context__, getattr(e, "original_error", None)]
 
 
 def _error(message: str, code: str, **extensions: Any) -> dict[str, Any]:

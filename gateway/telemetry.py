@@ -4,7 +4,7 @@ The HTTP layer opens ``Telemetry.request(record, ...)`` around each request and 
 (operation, document, answer). Deeper layers report through the module functions below, which find
 the current request's telemetry in a context variable and do nothing outside a request:
 
-- ``statement(name, sql)`` around every SQL statement (``gateway.db``);
+- ``current()`` for every SQL statement (``gateway.db`` times and traces it);
 - ``batch(loader, size)`` for every dataloader batch (``gateway.loaders``);
 - ``deferred_write(deviation_id)`` whenever a write answers "deferred" (the write surfaces).
 """
@@ -158,24 +158,10 @@ def _annotate(span: Any, record: RequestRecord) -> str:
 _current: ContextVar[Telemetry | None] = ContextVar("gateway_telemetry", default=None)
 
 
-@contextlib.contextmanager
-def statement(name: str, sql: str) -> Iterator[None]:
-    """Time one SQL statement (metrics) and trace it (a span), when inside a request."""
-    telemetry = _current.get()
-    if telemetry is None:
-        yield
-        return
-    started = time.perf_counter()
-    failed = False
-    with telemetry.tracing.statement_span(name, sql):
-        try:
-            yield
-        except BaseException:
-            failed = True
-            raise
-        finally:
-            if telemetry.metrics is not None:
-                telemetry.metrics.statement(name, time.perf_counter() - started, failed=failed)
+def current() -> Telemetry | None:
+    """The current request's telemetry; None outside a request. ``gateway.db`` times and traces
+    every SQL statement with it (``Metrics.statement``, ``Tracing.statement_span``)."""
+    return _current.get()
 
 
 def batch(loader: str, size: int) -> None:

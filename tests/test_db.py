@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
+import asyncpg
+import pytest
+
 from gateway.config import Settings
-from gateway.db import Database
-from tests.support import DEMO_WS
+from gateway.db import Database, RequestStats, current_stats
+from gateway.surfaces.constitution import ACTIVE_CONSTITUTION_REVISION, fetch_active_revision
+from gateway.surfaces.tenants import TENANT_SETTING_RLS, fetch_tenant_setting_rls
+from tests.support import ATLAS_WS, DEMO_WS
 
 
 async def test_connections_carry_statement_timeout(make_settings: Callable[..., Settings]) -> None:
@@ -45,3 +51,93 @@ async def test_rls_setting_is_transaction_local(make_settings: Callable[..., Set
             assert await conn.fetchval("SELECT count(*) FROM kronicle.policy_registry") == 0
     finally:
         await db.close()
+
+
+async def test_the_tenant_read_sets_the_rls_setting_in_the_same_round_trip(
+    make_settings: Callable[..., Settings], admin_conn: asyncpg.Connection
+) -> None:
+    """BEGIN, set_config with the tenant row (one statement), the kronicle read, ROLLBACK: the
+    read sees the workspace's rows, and none of another workspace's."""
+    expected = await admin_conn.fetchval(
+        "SELECT revision_id::text FROM kronicle.workspace_constitution_revisions"
+        " WHERE workspace_id = $1 ORDER BY revision_number DESC LIMIT 1",
+        DEMO_WS,
+    )
+    theirs = await admin_conn.fetchval(
+        "SELECT count(*) FROM kronicle.workspace_constitution_revisions WHERE workspace_id = $1",
+        ATLAS_WS,
+    )
+    assert expected is not None and theirs > 0
+    settings = make_settings(pool_max_size=1, pool_min_size=1)
+    db = Database(settings, str(settings.database_url))
+    await db.open()
+    sent: list[str] = []
+    stats = RequestStats()
+    token = current_stats.set(stats)
+    try:
+        async with db.connection() as conn:  # the pool's only connection: it logs every query
+            conn.add_query_logger(lambda query: sent.append(query.query))
+        async with db.rls_transaction(DEMO_WS) as tx:
+            tenant = await fetch_tenant_setting_rls(tx, DEMO_WS)
+            active = await fetch_active_revision(tx, DEMO_WS)
+            other = await fetch_active_revision(tx, ATLAS_WS)
+        await asyncio.sleep(0)  # query loggers are called soon, not at once
+    finally:
+        current_stats.reset(token)
+        await db.close()
+    assert tenant is not None and tenant.workspace_id == DEMO_WS
+    assert active is not None and active.revision_id == expected  # data present
+    assert other is None  # row-level security: another workspace's rows are not visible
+    assert sent == [
+        "BEGIN READ ONLY",
+        TENANT_SETTING_RLS,
+        ACTIVE_CONSTITUTION_REVISION,
+        ACTIVE_CONSTITUTION_REVISION,
+        "ROLLBACK",
+    ]
+    assert stats.statements == [
+        "rls.set_config+tenant",
+        "constitution.active",
+        "constitution.active",
+    ]
+    assert stats.transactions == 1
+
+
+@pytest.mark.parametrize("workspace", ["org_unknown", ATLAS_WS])
+async def test_the_rls_setting_is_set_whether_or_not_the_tenant_exists(
+    make_settings: Callable[..., Settings], workspace: str
+) -> None:
+    settings = make_settings(pool_max_size=1, pool_min_size=1)
+    db = Database(settings, str(settings.database_url))
+    await db.open()
+    try:
+        async with db.rls_transaction(workspace) as tx:
+            tenant = await fetch_tenant_setting_rls(tx, workspace)
+            setting = await tx.fetchrow("test", "SELECT current_setting('app.workspace_id', true)")
+            seen = await tx.fetch(
+                "test",
+                "SELECT DISTINCT workspace_id FROM kronicle.workspace_constitution_revisions",
+            )
+    finally:
+        await db.close()
+    assert (tenant is None) == (workspace == "org_unknown")
+    assert setting is not None and setting[0] == workspace
+    assert [r[0] for r in seen] == ([] if workspace == "org_unknown" else [workspace])
+
+
+async def test_a_read_without_the_tenant_sets_the_rls_setting_first(
+    make_settings: Callable[..., Settings],
+) -> None:
+    settings = make_settings(pool_max_size=1, pool_min_size=1)
+    db = Database(settings, str(settings.database_url))
+    await db.open()
+    stats = RequestStats()
+    token = current_stats.set(stats)
+    try:
+        async with db.rls_transaction(DEMO_WS) as tx:
+            active = await fetch_active_revision(tx, DEMO_WS)
+    finally:
+        current_stats.reset(token)
+        await db.close()
+    assert active is not None
+    assert stats.statements == ["rls.set_config", "constitution.active"]

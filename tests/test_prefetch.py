@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import asyncpg
 import pytest
 
 from tests.support import DEMO_WS, FRESH_WS, GqlClient
@@ -116,9 +117,10 @@ async def test_tenant_read_in_the_rls_transaction_same_answer(
     caplog.set_level("INFO", logger="gateway.request")
     direct = f"query($id: ID!, $n: Int!) {{ workspace(id: $id) {{ {RLS_SELECTION} }} }}"
     fetched, sql = await _ask(client, caplog, direct, id=workspace, n=3)
-    assert sql[:2] == ["rls.set_config", "tenants.by_clerk_org_ids"]
+    assert sql[0] == "rls.set_config+tenant"  # the GUC and the tenant row: one statement
+    assert "rls.set_config" not in sql
     if workspace == "org_unknown":
-        assert sql == ["rls.set_config", "tenants.by_clerk_org_ids"]
+        assert sql == ["rls.set_config+tenant"]
         assert fetched["data"] == {"workspace": None}
     else:
         # one transaction: tenant, charter, both scratchpads (two limits), constitution, policies
@@ -142,3 +144,25 @@ async def test_bad_scratchpad_limit_is_not_prefetched(
     body, sql = await _ask(client, caplog, query, id=DEMO_WS)
     assert sql == ["tenants.by_clerk_org_ids"]
     assert [e["extensions"]["code"] for e in body["errors"]] == ["BAD_USER_INPUT"]
+
+
+async def test_constitution_is_two_statements_in_one_transaction(
+    client: GqlClient, caplog: pytest.LogCaptureFixture, admin_conn: asyncpg.Connection
+) -> None:
+    caplog.set_level("INFO", logger="gateway.request")
+    expected = await admin_conn.fetchrow(
+        "SELECT revision_id::text, encode(rules_hash, 'hex')"
+        " FROM kronicle.workspace_constitution_revisions"
+        " WHERE workspace_id = $1 ORDER BY revision_number DESC LIMIT 1",
+        DEMO_WS,
+    )
+    assert expected is not None
+    query = "query($id: ID!) { workspace(id: $id) { constitution { revisionId rulesHash } } }"
+    body, sql = await _ask(client, caplog, query, id=DEMO_WS)
+    assert body["data"]["workspace"]["constitution"] == {
+        "revisionId": expected[0],
+        "rulesHash": expected[1],
+    }
+    # set_config with the tenant row, then the constitution (BEGIN and ROLLBACK not counted)
+    assert sql == ["rls.set_config+tenant", "constitution.active"]
+    assert caplog.records[-1].sql_transactions == 1

@@ -259,6 +259,7 @@ class LiveConnection:
         try:
             await operation.run()
         finally:
+            ctx.close()
             if self.ops.get(ident) is asyncio.current_task():
                 del self.ops[ident]
             self.last_activity = time.monotonic()
