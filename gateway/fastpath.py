@@ -13,8 +13,8 @@ Anything unusual falls back to the generic path for that object, so errors keep 
 message, path and null propagation: a null in a non-null field, a value the scalar refuses, a
 field with a resolver, arguments, ``@defer``. ``__typename`` is answered directly.
 
-Plans outlive the request: documents are parsed once and cached, so a plan is kept per operation
-node (weakly: it goes with its document) and keyed by the selected field nodes. An operation with
+Plans outlive the request: documents are parsed once and cached, so plans are kept on their
+operation node (they go with the document), keyed by the selected field nodes. An operation with
 a directive whose argument is a variable (``@skip(if: $x)``) may select differently per request,
 and under ``@defer``/``@stream`` the same nodes may be delivered differently: their plans stay per
 request.
@@ -26,7 +26,6 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from operator import attrgetter, methodcaller
 from typing import Any, Final, Generic, TypeVar
-from weakref import ref
 
 from graphql import (
     DirectiveNode,
@@ -65,35 +64,30 @@ V = TypeVar("V")
 
 
 class NodeCache(Generic[V]):
-    """Values kept per AST node, by identity, for as long as the node lives.
+    """Values kept on AST nodes themselves, under a private attribute: found by identity, and
+    freed with their node (in the same collection, as the node's parse tree holds cycles).
 
     Not a ``WeakKeyDictionary``: graphql-core's nodes hash and compare by structure, which walks
-    the whole tree on every look-up.
+    the whole tree on every look-up; and a value it holds (nodes of the same tree) would only
+    be released by the key's callback, one collection later than the tree.
     """
 
-    def __init__(self) -> None:
-        self._entries: dict[int, tuple[ref[Node], V]] = {}
+    def __init__(self, name: str) -> None:
+        self._attribute = f"_gateway_{name}"
 
     def get(self, node: Node) -> V | None:
-        entry = self._entries.get(id(node))
-        return entry[1] if entry is not None and entry[0]() is node else None
+        found: V | None = getattr(node, "__dict__", {}).get(self._attribute)
+        return found
 
     def put(self, node: Node, value: V) -> V:
-        key = id(node)
-        entries = self._entries
-
-        def forget(dead: ref[Node]) -> None:
-            if (entry := entries.get(key)) is not None and entry[0] is dead:
-                del entries[key]
-
-        entries[key] = (ref(node, forget), value)
+        """Keep ``value`` on ``node`` (if the node takes attributes; else it is not kept)."""
+        attributes = getattr(node, "__dict__", None)
+        if attributes is not None:
+            attributes[self._attribute] = value
         return value
 
-    def __len__(self) -> int:
-        return len(self._entries)
 
-
-_SHARED: NodeCache[Plans] = NodeCache()
+_SHARED: NodeCache[Plans] = NodeCache("fastpath_plans")
 
 
 def _varies(node: Any) -> bool:

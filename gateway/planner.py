@@ -4,7 +4,7 @@ graphql-core executes every document generically: it builds an executor, coerces
 collects each selection set, builds a resolve info for every field and calls Strawberry's
 resolver wrapper, which converts the arguments once more. For ``workspace(id) { constitution {
 revisionId rulesHash } }`` that costs far more than the resolvers themselves. Most documents have
-a simple shape, so a plan is compiled once per document (kept with it, weakly) and run directly:
+a simple shape, so a plan is compiled once per document (kept on it) and run directly:
 
 - one query operation, no fragments, no directives;
 - in each selection set every response key once, each field ``__typename``, a plain attribute
@@ -129,7 +129,7 @@ _SELF_COERCING: dict[GraphQLScalarType, type] = {
 _INT_RANGE = range(-(2**31), 2**31)
 
 
-_PLANS: NodeCache[tuple[GraphQLSchema, Plan | None]] = NodeCache()
+_PLANS: NodeCache[tuple[GraphQLSchema, Plan | None]] = NodeCache("plan")
 
 
 def plan_for(schema: GraphQLSchema, document: DocumentNode) -> Plan | None:
