@@ -30,6 +30,7 @@ from graphql import (
 from graphql.pyutils import is_awaitable
 from graphql.utilities import get_operation_ast
 
+from gateway import planner
 from gateway.fastpath import FastExecutor
 
 Phase = Literal["parse", "validate"]
@@ -132,7 +133,19 @@ async def run(
     variables: Mapping[str, Any] | None,
     operation_name: str | None,
 ) -> ExecutionResult:
-    """Execute a prepared document; awaits only when some resolver is asynchronous."""
+    """Execute a prepared document: by its compiled plan when it has one (``gateway.planner``),
+    else by graphql-core's executor; awaits only when some resolver is asynchronous."""
+    plan = planner.plan_for(schema, document)
+    if plan is not None and (
+        operation_name is None
+        or (plan.operation.name is not None and plan.operation.name.value == operation_name)
+    ):
+        try:
+            planned = await planner.execute_plan(plan, context, variables)
+        except planner.Irregular:
+            planned = None
+        if planned is not None:
+            return planned
     result = execute(
         schema,
         document,

@@ -12,34 +12,109 @@ completed in one loop, without graphql-core's per-item completion.
 Anything unusual falls back to the generic path for that object, so errors keep their exact
 message, path and null propagation: a null in a non-null field, a value the scalar refuses, a
 field with a resolver, arguments, ``@defer``. ``__typename`` is answered directly.
+
+Plans outlive the request: documents are parsed once and cached, so plans are kept on their
+operation node (they go with the document), keyed by the selected field nodes. An operation with
+a directive whose argument is a variable (``@skip(if: $x)``) may select differently per request,
+and under ``@defer``/``@stream`` the same nodes may be delivered differently: their plans stay per
+request.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, Final
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from operator import attrgetter, methodcaller
+from typing import Any, Final, Generic, TypeVar
 
 from graphql import (
+    DirectiveNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    GraphQLField,
     GraphQLLeafType,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
+    OperationDefinitionNode,
     Undefined,
+    VariableNode,
     is_leaf_type,
 )
 from graphql.execution import Executor
 from graphql.execution.collect_fields import FieldDetailsList
+from graphql.language import Node
 from graphql.pyutils import Path
 from graphql.type import GraphQLResolveInfo
 
-_DEFINITION: Final = "strawberry-definition"
-_MISS: Final = object()
+STRAWBERRY: Final = "strawberry-definition"
 _TYPENAME: Final = "__typename"
+_INCREMENTAL: Final = frozenset({"defer", "stream"})
 
-# One selected field: (response key, attribute name, coerce, non-null, list?, items non-null).
-# For __typename the attribute name is None and the coerce slot holds the type name.
-Slot = tuple[str, str | None, Any, bool, bool, bool]
+# One selected field: (response key, getter, coerce, non-null, list?, items non-null); the getter
+# reads the value from the source (an ``attrgetter``, or a resolver's function). For __typename
+# the getter is None and the coerce slot holds the type name.
+Slot = tuple[str, Callable[[Any], Any] | None, Any, bool, bool, bool]
+# A plan by (object type, ids of the selected field nodes); the nodes are kept with it.
+PlanKey = tuple[GraphQLObjectType, tuple[int, ...]]
+Plans = dict[PlanKey, tuple[tuple[Node, ...], tuple[Slot, ...] | None]]
+
+V = TypeVar("V")
+
+
+class NodeCache(Generic[V]):
+    """Values kept on AST nodes themselves, under a private attribute: found by identity, and
+    freed with their node (in the same collection, as the node's parse tree holds cycles).
+
+    Not a ``WeakKeyDictionary``: graphql-core's nodes hash and compare by structure, which walks
+    the whole tree on every look-up; and a value it holds (nodes of the same tree) would only
+    be released by the key's callback, one collection later than the tree.
+    """
+
+    def __init__(self, name: str) -> None:
+        self._attribute = f"_gateway_{name}"
+
+    def get(self, node: Node) -> V | None:
+        found: V | None = getattr(node, "__dict__", {}).get(self._attribute)
+        return found
+
+    def put(self, node: Node, value: V) -> V:
+        """Keep ``value`` on ``node`` (if the node takes attributes; else it is not kept)."""
+        attributes = getattr(node, "__dict__", None)
+        if attributes is not None:
+            attributes[self._attribute] = value
+        return value
+
+
+_SHARED: NodeCache[Plans] = NodeCache("fastpath_plans")
+
+
+def _varies(node: Any) -> bool:
+    """Whether ``node``'s tree has ``@defer``, ``@stream`` or a directive taking a variable."""
+    if isinstance(node, DirectiveNode):
+        return node.name.value in _INCREMENTAL or any(
+            isinstance(a.value, VariableNode) for a in node.arguments or ()
+        )
+    if isinstance(node, Node):
+        return any(_varies(getattr(node, key)) for key in node.keys)
+    if isinstance(node, tuple | list):
+        return any(_varies(item) for item in node)
+    return False
+
+
+def shared_plans(
+    operation: OperationDefinitionNode, fragments: dict[str, FragmentDefinitionNode]
+) -> Plans | None:
+    """The plans kept across requests for ``operation``; None when its selection may vary."""
+    plans = _SHARED.get(operation)
+    if plans is None:
+        if any(f.variable_definitions for f in fragments.values()) or _varies(
+            (operation, *fragments.values())
+        ):
+            return None
+        plans = _SHARED.put(operation, {})
+    return plans
 
 
 def _leaf(field_type: GraphQLOutputType) -> tuple[GraphQLLeafType, bool, bool, bool] | None:
@@ -59,11 +134,82 @@ def _plain_attribute(return_type: GraphQLObjectType, name: str) -> tuple[str, An
     field = return_type.fields.get(name)
     if field is None or not getattr(field.resolve, "_is_default", False):
         return None
-    definition = (field.extensions or {}).get(_DEFINITION)
+    definition = (field.extensions or {}).get(STRAWBERRY)
     python_name = getattr(definition, "python_name", None)
     if not isinstance(python_name, str):
         return None
     return python_name, field
+
+
+def build_slot(
+    return_type: GraphQLObjectType,
+    key: str,
+    node: FieldNode,
+    leaves: Mapping[Callable[..., Any], Any] | None = None,
+) -> Slot | None:
+    """The slot of one selected field of ``return_type``, or None when it does not qualify.
+
+    ``leaves`` maps the functions of Strawberry resolvers that may be called as ``f(source)``
+    (synchronous, no arguments, leaf type) to themselves: such fields qualify too.
+    """
+    name = node.name.value
+    if name == _TYPENAME:
+        return (key, None, return_type.name, True, False, False)
+    if node.arguments:
+        return None
+    found = _plain_attribute(return_type, name)
+    if found is not None:
+        get: Callable[[Any], Any] = attrgetter(found[0])
+        field = found[1]
+    else:
+        field = return_type.fields.get(name)
+        resolver = resolver_function(field)
+        if field is None or resolver is None or leaves is None or resolver not in leaves:
+            return None
+        get = resolver
+    leaf = _leaf(field.type)
+    if leaf is None:
+        return None
+    leaf_type, non_null, is_list, item_non_null = leaf
+    coerce = leaf_type.coerce_output_value
+    if _is_isoformat(coerce):
+        coerce = isoformat
+    return (key, get, coerce, non_null, is_list, item_non_null)
+
+
+def _is_isoformat(coerce: Any) -> bool:
+    """Whether ``coerce`` is ``methodcaller("isoformat")`` (Strawberry's DateTime, Date, Time)."""
+    return isinstance(coerce, methodcaller) and coerce.__reduce__() == (
+        methodcaller,
+        ("isoformat",),
+    )
+
+
+_ISOFORMATS: dict[datetime, str] = {}
+_ISOFORMATS_KEPT: Final = 65_536
+
+
+def isoformat(value: Any) -> Any:
+    """``value.isoformat()``, kept for UTC datetimes: the same events are read over and over,
+    and formatting one costs more than the rest of its row. Only ``datetime`` itself in
+    ``timezone.utc``: equal values then print alike (other zones compare equal across offsets).
+    """
+    if type(value) is not datetime or value.tzinfo is not UTC:
+        return value.isoformat()
+    text = _ISOFORMATS.get(value)
+    if text is None:
+        if len(_ISOFORMATS) >= _ISOFORMATS_KEPT:
+            _ISOFORMATS.clear()
+        text = _ISOFORMATS[value] = value.isoformat()
+    return text
+
+
+def resolver_function(field: GraphQLField | None) -> Callable[..., Any] | None:
+    """The function a Strawberry field's resolver wraps (None: a plain field, or not ours)."""
+    definition = None if field is None else (field.extensions or {}).get(STRAWBERRY)
+    resolver = getattr(definition, "base_resolver", None)
+    function = getattr(resolver, "wrapped_func", None)
+    return function if callable(function) else None
 
 
 def build_slots(
@@ -72,24 +218,14 @@ def build_slots(
     """The fast plan for one selection of ``return_type``, or None when it does not qualify."""
     slots: list[Slot] = []
     for key, details in grouped.items():
-        node = details[0].node
         if any(d.defer_usage is not None for d in details):
             return None
-        name = node.name.value
-        if name == _TYPENAME:
-            slots.append((key, None, return_type.name, True, False, False))
-            continue
-        found = _plain_attribute(return_type, name)
-        if found is None or any(d.node.arguments for d in details):
+        if any(d.node.arguments for d in details):
             return None
-        attribute, field = found
-        leaf = _leaf(field.type)
-        if leaf is None:
+        slot = build_slot(return_type, key, details[0].node)
+        if slot is None:
             return None
-        leaf_type, non_null, is_list, item_non_null = leaf
-        slots.append(
-            (key, attribute, leaf_type.coerce_output_value, non_null, is_list, item_non_null)
-        )
+        slots.append(slot)
     return tuple(slots)
 
 
@@ -97,17 +233,15 @@ def complete_plain(slots: Sequence[Slot], source: Any) -> dict[str, Any] | None:
     """The completed object, or None when the generic path must handle it (it will error)."""
     out: dict[str, Any] = {}
     try:
-        for key, attribute, coerce, non_null, is_list, item_non_null in slots:
-            if attribute is None:
+        for key, get, coerce, non_null, is_list, item_non_null in slots:
+            if get is None:
                 out[key] = coerce
                 continue
-            value = getattr(source, attribute, _MISS)
+            value = get(source)
             if value is None:
                 if non_null:
                     return None
                 out[key] = None
-            elif value is _MISS:
-                return None
             elif is_list:
                 if not isinstance(value, list | tuple):
                     return None
@@ -143,19 +277,21 @@ class FastExecutor(Executor):  # type: ignore[type-arg]
         executors = getattr(self.context_value, "executors", None)
         if isinstance(executors, list):
             executors.append(self)
-        self._plans: dict[tuple[GraphQLObjectType, int], tuple[Any, tuple[Slot, ...] | None]] = {}
+        shared = shared_plans(self.operation, self.fragment_definitions)
+        self._plans: Plans = {} if shared is None else shared
 
     def _plan(
         self, return_type: GraphQLObjectType, details: FieldDetailsList
     ) -> tuple[Slot, ...] | None:
-        key = (return_type, id(details))
+        nodes = tuple(d.node for d in details)
+        key = (return_type, tuple(map(id, nodes)))
         cached = self._plans.get(key)
         if cached is not None:
             return cached[1]
         grouped, defer_usages, _forbidden = self.collect_subfields(return_type, details)
         slots = None if defer_usages else build_slots(return_type, dict(grouped))
-        # Keep ``details`` alive with its plan so that its id is not reused during execution.
-        self._plans[key] = (details, slots)
+        # Keep the nodes alive with their plan so that their ids are not reused.
+        self._plans[key] = (nodes, slots)
         return slots
 
     def collect_and_execute_subfields(

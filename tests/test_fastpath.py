@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -10,6 +11,7 @@ import strawberry
 from graphql import ExecutionResult, execute, parse
 from graphql.execution import Executor
 
+from gateway import fastpath
 from gateway.api.schema import build_schema
 from gateway.auth import ANONYMOUS_ALL
 from gateway.config import Settings
@@ -119,6 +121,46 @@ def test_plain_lists_complete_in_one_loop() -> None:
     assert completed == ["[Row!]!", "[Row!]"]  # the list (non-null, then list); no items
 
 
+def test_plans_are_kept_across_requests(monkeypatch: pytest.MonkeyPatch) -> None:
+    built: list[str] = []
+    original = fastpath.build_slots
+
+    def counting(return_type: Any, grouped: Any) -> Any:
+        built.append(return_type.name)
+        return original(return_type, grouped)
+
+    monkeypatch.setattr(fastpath, "build_slots", counting)
+    schema = strawberry.Schema(query=Query)._schema
+    document = parse("{ rows { name } again: rows { count } }")
+    for _ in range(3):
+        result = execute(schema, document, executor_class=FastExecutor)
+        assert isinstance(result, ExecutionResult)
+        assert result.data == {
+            "rows": [{"name": "a"}, {"name": "b"}],
+            "again": [{"count": 1}, {"count": 2}],
+        }
+    assert built == ["Row", "Row"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "query($s: Boolean!) { rows { name @skip(if: $s) count } }",
+        "query($s: Boolean!) { rows { ... @include(if: $s) { name } count } }",
+        "query($s: Boolean!) { rows { ...F @skip(if: $s) count } } fragment F on Row { name }",
+    ],
+)
+def test_selections_that_depend_on_variables_are_planned_per_request(query: str) -> None:
+    schema = strawberry.Schema(query=Query)._schema
+    document = parse(query)
+    for skip in (True, False, True):
+        plain = execute(schema, document, variable_values={"s": skip})
+        fast = execute(schema, document, variable_values={"s": skip}, executor_class=FastExecutor)
+        assert isinstance(plain, ExecutionResult)
+        assert isinstance(fast, ExecutionResult)
+        _same(plain, fast)
+
+
 @pytest.fixture
 async def context(make_settings: Callable[..., Settings]) -> AsyncIterator[Callable[[], Context]]:
     settings = make_settings()
@@ -163,3 +205,23 @@ async def test_gateway_schema_same_answers(workspace: str, context: Callable[[],
     if workspace == DEMO_WS:
         assert fast.data is not None
         assert fast.data["workspace"]["events"]
+
+
+def test_isoformat_prints_as_the_value_does() -> None:
+    utc = datetime(2026, 1, 2, 3, 4, 5, 678_000, tzinfo=UTC)
+    paris = utc.astimezone(timezone(timedelta(hours=1)))
+    assert utc == paris
+    values: list[Any] = [
+        utc,
+        utc,
+        paris,
+        utc.replace(tzinfo=None),
+        utc.replace(microsecond=0),
+        utc.date(),
+        utc.time(),
+        type("Later", (datetime,), {})(2026, 1, 2, tzinfo=UTC),
+    ]
+    for value in values:
+        assert fastpath.isoformat(value) == value.isoformat()
+    with pytest.raises(AttributeError):
+        fastpath.isoformat("not a datetime")

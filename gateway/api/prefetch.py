@@ -9,6 +9,7 @@ never change.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from graphql import FieldNode, IntValueNode, VariableNode
@@ -32,18 +33,18 @@ _RLS_FIELDS: dict[str, tuple[tuple[str, int | None], ...]] = {
 }
 
 
-def _selections(info: Any) -> list[FieldNode]:
+def _selections(field_nodes: Sequence[FieldNode]) -> list[FieldNode]:
     """The fields selected directly under the current one (graphql-core's nodes: Strawberry's
     ``selected_fields`` would convert the whole subtree on every request)."""
     found: list[FieldNode] = []
-    for node in info._raw_info.field_nodes:
+    for node in field_nodes:
         for selection in node.selection_set.selections if node.selection_set else ():
             if isinstance(selection, FieldNode):
                 found.append(selection)
     return found
 
 
-def _limit(info: Any, field: FieldNode, default: int, most: int) -> int | None:
+def _limit(variables: Mapping[str, Any], field: FieldNode, default: int, most: int) -> int | None:
     """The field's ``limit`` when it is certain and within bounds; None otherwise."""
     if field.directives:
         return None
@@ -55,7 +56,7 @@ def _limit(info: Any, field: FieldNode, default: int, most: int) -> int | None:
         if isinstance(value, IntValueNode):
             limit = int(value.value)
         elif isinstance(value, VariableNode):
-            limit = info.variable_values.get(value.name.value)
+            limit = variables.get(value.name.value)
         else:
             return None
     if isinstance(limit, int) and not isinstance(limit, bool) and 1 <= limit <= most:
@@ -63,19 +64,24 @@ def _limit(info: Any, field: FieldNode, default: int, most: int) -> int | None:
     return None
 
 
-def events_limit(info: Any, most: int) -> int | None:
-    """The ``events`` limit selected directly under the current field, when it is certain."""
-    for field in _selections(info):
+def events_limit(
+    field_nodes: Sequence[FieldNode], variables: Mapping[str, Any], most: int
+) -> int | None:
+    """The ``events`` limit selected directly under the current field (its ``field_nodes``),
+    when it is certain; ``variables`` are the operation's coerced variable values."""
+    for field in _selections(field_nodes):
         if field.name.value == "events":
-            return _limit(info, field, events_surface.DEFAULT_LIMIT, most)
+            return _limit(variables, field, events_surface.DEFAULT_LIMIT, most)
     return None
 
 
-def rls_reads(info: Any, most: int) -> tuple[tuple[str, int | None], ...]:
+def rls_reads(
+    field_nodes: Sequence[FieldNode], variables: Mapping[str, Any], most: int
+) -> tuple[tuple[str, int | None], ...]:
     """The row-level-security reads the current field's selection will make, as (surface,
     limit) pairs, for those that are certain (plain fields; limits known and within bounds)."""
     reads: dict[tuple[str, int | None], None] = {}
-    for field in _selections(info):
+    for field in _selections(field_nodes):
         for surface, default in _RLS_FIELDS.get(field.name.value, ()):
             if field.name.value == "sessionContext":
                 if not field.directives:
@@ -85,7 +91,7 @@ def rls_reads(info: Any, most: int) -> tuple[tuple[str, int | None], ...]:
                 if not field.directives and not field.arguments:
                     reads[(surface, None)] = None
                 continue
-            limit = _limit(info, field, default, most)
+            limit = _limit(variables, field, default, most)
             if limit is not None:
                 reads[(surface, limit)] = None
     return tuple(reads)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
 import strawberry
+from graphql import FieldNode
 
 from gateway import prompt, session
 from gateway.api import history, prefetch
@@ -114,9 +115,7 @@ class Workspace:
     async def events(
         self, info: Info, limit: EventsLimit = events_surface.DEFAULT_LIMIT
     ) -> list[events_surface.ChainEvent]:
-        # The surface rows carry the GraphQL fields under the same names: no per-row copy.
-        info.context.check_limit("limit", limit)
-        return await info.context.events(self.tenant.workspace_id, limit)
+        return await fetch_events(info.context, self.tenant, limit)
 
     @strawberry.field(
         description="The workspace's `kora.*` events as a Relay connection, newest first, with "
@@ -145,10 +144,7 @@ class Workspace:
         "fresh workspace."
     )
     async def constitution(self, info: Info) -> ConstitutionRevision | None:
-        active = await info.context.constitution(self.tenant.workspace_id)
-        if active is None:
-            return None
-        return ConstitutionRevision.from_row(self.tenant.workspace_id, active)
+        return await fetch_constitution(info.context, self.tenant)
 
     @strawberry.field(description="Kora's row of the actor capability matrix.")
     async def capability_row(self, info: Info) -> CapabilityRow:
@@ -191,6 +187,34 @@ class Workspace:
         return prompt.build_prompt_block(value, policies)
 
 
+async def fetch_events(ctx: Context, tenant: Tenant, limit: int) -> list[events_surface.ChainEvent]:
+    """``Workspace.events``. The surface rows carry the GraphQL fields under the same names: no
+    per-row copy."""
+    ctx.check_limit("limit", limit)
+    return await ctx.events(tenant.workspace_id, limit)
+
+
+async def fetch_constitution(ctx: Context, tenant: Tenant) -> ConstitutionRevision | None:
+    """``Workspace.constitution``."""
+    active = await ctx.constitution(tenant.workspace_id)
+    if active is None:
+        return None
+    return ConstitutionRevision.from_row(tenant.workspace_id, active)
+
+
+async def find_workspace(
+    ctx: Context,
+    workspace_id: str,
+    field_nodes: Sequence[FieldNode],
+    variables: Mapping[str, Any],
+) -> Workspace | None:
+    """``Query.workspace``: the reads its selection (``field_nodes``) will make are prefetched."""
+    most = ctx.settings.max_limit
+    limit = prefetch.events_limit(field_nodes, variables, most)
+    reads = prefetch.rls_reads(field_nodes, variables, most) if limit is None else ()
+    return await load_workspace(ctx, workspace_id, limit, reads)
+
+
 async def load_workspace(
     ctx: Context,
     workspace_id: str,
@@ -225,10 +249,8 @@ class Query:
             strawberry.argument(description="The workspace id (Clerk organisation id)."),
         ],
     ) -> Workspace | None:
-        most = info.context.settings.max_limit
-        limit = prefetch.events_limit(info, most)
-        reads = prefetch.rls_reads(info, most) if limit is None else ()
-        return await load_workspace(info.context, str(id), limit, reads)
+        raw = info._raw_info
+        return await find_workspace(info.context, str(id), raw.field_nodes, info.variable_values)
 
     @strawberry.field(
         description="Several workspaces at once, in the order of `ids`; null for an unknown id. "
@@ -253,6 +275,33 @@ class Query:
         # nulls that entry with its own error instead of the whole list.
         # Several workspaces: tenant rows (with events when selected) in one statement for all;
         # the RLS reads then run one transaction per workspace, as ever.
-        limit = prefetch.events_limit(info, info.context.settings.max_limit)
+        limit = prefetch.events_limit(
+            info._raw_info.field_nodes, info.variable_values, info.context.settings.max_limit
+        )
         items: list[Awaitable[Any]] = [load_workspace(info.context, str(i), limit) for i in ids]
         return items  # type: ignore[return-value]
+
+
+# What the execution planner (``gateway.planner``) may call instead of Strawberry's resolver
+# wrapper: the resolver's function → (context, source, coerced arguments, field nodes, coerced
+# variables) → the same awaitable the resolver returns.
+DirectResolver = Callable[
+    [Context, Any, dict[str, Any], list[FieldNode], Mapping[str, Any]], Awaitable[Any]
+]
+
+DIRECT_RESOLVERS: Final[dict[Callable[..., Any], DirectResolver]] = {
+    Query.workspace: lambda ctx, _root, args, nodes, variables: find_workspace(
+        ctx, str(args["id"]), nodes, variables
+    ),
+    Workspace.constitution: lambda ctx, ws, _args, _nodes, _vars: fetch_constitution(
+        ctx, ws.tenant
+    ),
+    Workspace.events: lambda ctx, ws, args, _nodes, _vars: fetch_events(
+        ctx, ws.tenant, args["limit"]
+    ),
+}
+
+# Synchronous resolvers without arguments that return a leaf: callable as ``f(source)``.
+LEAF_RESOLVERS: Final[dict[Callable[..., Any], Callable[..., Any]]] = {
+    f: f for f in (Workspace.id, Workspace.display_name)
+}
