@@ -17,6 +17,7 @@ from tests.load import Load, send
 from tests.support import DEMO_WS
 
 POLICIES = '{ workspace(id: "%s") { policies { name } } }' % DEMO_WS
+IN_FLIGHT_MARGIN_S = 0.05
 QUICK = (
     '{ workspace(id: "%s") { constitution { revisionId } events(limit: 3) { eventType } } }'
     % DEMO_WS,
@@ -40,6 +41,7 @@ async def test_sigterm_during_load_fails_no_inflight_request(
                 async with Load(server.url, concurrency=6, queries=QUICK) as load:
                     # Enough requests under way first, however slow the machine is today.
                     await eventually(lambda: _count(load, 10), within=10)
+                    await asyncio.sleep(2 * IN_FLIGHT_MARGIN_S)
                     sigterm_at = time.monotonic()
                     server.proc.send_signal(signal.SIGTERM)
                     await asyncio.sleep(0.5)
@@ -53,10 +55,13 @@ async def test_sigterm_during_load_fails_no_inflight_request(
     assert exit_code == 0
     assert refused, "still accepting connections after SIGTERM"
     assert all(o.ok for o in slow_outcomes), slow_outcomes
-    inflight = [o for o in load.outcomes if o.started < sigterm_at]
+    # In flight: sent well before SIGTERM. A request sent in the last moments may still be on
+    # its way when the server closes an idle keep-alive connection (HTTP/1.1 allows it; clients
+    # retry): that race is uvicorn's and the client's, and the assertion below covers it.
+    inflight = [o for o in load.outcomes if o.started < sigterm_at - IN_FLIGHT_MARGIN_S]
     assert len(inflight) >= 10
     failed = [o for o in inflight if not o.ok]
-    assert not failed, failed
+    assert not failed, (sigterm_at, failed)
     # Requests sent after SIGTERM were served, or found the door closed (refused, or a keep-alive
     # connection closed under them): never an error answer.
     for o in load.outcomes:
