@@ -141,3 +141,31 @@ async def test_a_read_without_the_tenant_sets_the_rls_setting_first(
         await db.close()
     assert active is not None
     assert stats.statements == ["rls.set_config", "constitution.active"]
+
+
+async def test_checkouts_are_served_in_arrival_order(
+    make_settings: Callable[..., Settings],
+) -> None:
+    """A connection given back goes to the request that has waited longest, never to one that
+    asks at that moment (asyncpg's pool alone lets such a newcomer take it, and the waiter
+    queues again at the back: under load a few requests then waited many times the median)."""
+    settings = make_settings(pool_max_size=2, pool_min_size=2, pool_acquire_timeout=30.0)
+    db = Database(settings, str(settings.database_url))
+    await db.open()
+    asked: list[tuple[int, int]] = []
+    served: list[tuple[int, int]] = []
+
+    async def reads(task: int) -> None:
+        for turn in range(10):
+            asked.append((task, turn))
+            async with db.connection() as conn:
+                served.append((task, turn))
+                await conn.fetchval("SELECT 1")
+
+    try:
+        await asyncio.gather(*(reads(task) for task in range(30)))
+    finally:
+        await db.close()
+    assert len(served) == 300
+    overtaken = sum(1 for a, s in zip(asked, served, strict=True) if a != s)
+    assert served == asked, f"{overtaken} of 300 checkouts were served out of turn"
