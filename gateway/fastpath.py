@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from operator import attrgetter, methodcaller
 from typing import Any, Final, Generic, TypeVar
 
+import orjson
 from graphql import (
     DirectiveNode,
     FieldNode,
@@ -185,23 +186,13 @@ def _is_isoformat(coerce: Any) -> bool:
     )
 
 
-_ISOFORMATS: dict[datetime, str] = {}
-_ISOFORMATS_KEPT: Final = 65_536
-
-
 def isoformat(value: Any) -> Any:
-    """``value.isoformat()``, kept for UTC datetimes: the same events are read over and over,
-    and formatting one costs more than the rest of its row. Only ``datetime`` itself in
-    ``timezone.utc``: equal values then print alike (other zones compare equal across offsets).
-    """
-    if type(value) is not datetime or value.tzinfo is not UTC:
-        return value.isoformat()
-    text = _ISOFORMATS.get(value)
-    if text is None:
-        if len(_ISOFORMATS) >= _ISOFORMATS_KEPT:
-            _ISOFORMATS.clear()
-        text = _ISOFORMATS[value] = value.isoformat()
-    return text
+    """``value.isoformat()``. A ``datetime`` in ``timezone.utc`` (what asyncpg gives for a
+    timestamptz) is written by orjson, the same text in a third of the time (0.28 against
+    0.83 µs; ``tests/test_fastpath.py`` compares the two on random instants)."""
+    if type(value) is datetime and value.tzinfo is UTC:
+        return orjson.dumps(value)[1:-1].decode()
+    return value.isoformat()
 
 
 def resolver_function(field: GraphQLField | None) -> Callable[..., Any] | None:

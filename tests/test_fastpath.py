@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -222,6 +223,14 @@ def test_isoformat_prints_as_the_value_does() -> None:
         type("Later", (datetime,), {})(2026, 1, 2, tzinfo=UTC),
     ]
     for value in values:
+        assert fastpath.isoformat(value) == value.isoformat()
+    rng = random.Random(5)
+    edges = [datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC)]
+    for value in edges + [
+        datetime(1, 1, 1, tzinfo=UTC)
+        + timedelta(microseconds=rng.randrange(315_537_897_600_000_000))
+        for _ in range(20_000)
+    ]:
         assert fastpath.isoformat(value) == value.isoformat()
     with pytest.raises(AttributeError):
         fastpath.isoformat("not a datetime")

@@ -179,6 +179,17 @@ class CapabilityRow:
         return [c.name for c in self.capabilities if not c.granted]
 
     @classmethod
+    def of(cls, row: caps.CapabilityRow) -> CapabilityRow:
+        """``from_row``, made once per row value: the mirror is one value for the process's
+        life, and a row is never changed once made (49 objects less per request)."""
+        made = _CAPABILITY_ROWS.get(id(row))
+        if made is None or made[0] is not row:
+            if len(_CAPABILITY_ROWS) >= 8:
+                _CAPABILITY_ROWS.clear()
+            made = _CAPABILITY_ROWS[id(row)] = (row, cls.from_row(row))
+        return made[1]
+
+    @classmethod
     def from_row(cls, row: caps.CapabilityRow) -> CapabilityRow:
         return cls(
             capabilities=[
@@ -190,3 +201,7 @@ class CapabilityRow:
             source=CapabilitySource(row.source),
             deviation_id=row.deviation_id,
         )
+
+
+_CAPABILITY_ROWS: dict[int, tuple[caps.CapabilityRow, CapabilityRow]] = {}
+"""Rows already made, by the identity of the surface row (kept with it, so the id stays its)."""

@@ -47,14 +47,19 @@ class SessionContext:
     assembled_at: datetime = strawberry.field(description="When the reads were assembled.")
     role_charter: RoleCharter | None = strawberry.field(description="Kora's role charter.")
     capability_row: CapabilityRow = strawberry.field(description="Kora's capability row.")
-    own_scratchpad: list[ScratchpadEntry] = strawberry.field(
-        description="Kora's own scratchpad, newest first (100 entries at most)."
+    # The three lists hold the surface rows themselves (their attributes carry the GraphQL
+    # fields under the same names): no per-row copy into a Strawberry object.
+    own_scratchpad: list[scratchpad_surface.ScratchpadEntry] = strawberry.field(
+        graphql_type=list[ScratchpadEntry],
+        description="Kora's own scratchpad, newest first (100 entries at most).",
     )
-    cross_agent_scratchpad: list[ScratchpadEntry] = strawberry.field(
-        description="Every other agent's scratchpad entries, newest first (100 at most)."
+    cross_agent_scratchpad: list[scratchpad_surface.ScratchpadEntry] = strawberry.field(
+        graphql_type=list[ScratchpadEntry],
+        description="Every other agent's scratchpad entries, newest first (100 at most).",
     )
-    recent_chain_events: list[ChainEvent] = strawberry.field(
-        description="The latest `kora.*` chain events, newest first (50 at most)."
+    recent_chain_events: list[events_surface.ChainEvent] = strawberry.field(
+        graphql_type=list[ChainEvent],
+        description="The latest `kora.*` chain events, newest first (50 at most).",
     )
     active_constitution_revision_id: strawberry.ID | None = strawberry.field(
         description="The active Constitution revision; null on a fresh workspace."
@@ -70,12 +75,10 @@ class SessionContext:
             workspace_id=strawberry.ID(value.workspace_id),
             assembled_at=value.assembled_at,
             role_charter=None if charter is None else RoleCharter.from_row(charter),
-            capability_row=CapabilityRow.from_row(value.capability_matrix_row),
-            own_scratchpad=[ScratchpadEntry.from_row(e) for e in value.own_scratchpad],
-            cross_agent_scratchpad=[
-                ScratchpadEntry.from_row(e) for e in value.cross_agent_scratchpad
-            ],
-            recent_chain_events=[ChainEvent.from_row(e) for e in value.recent_chain_events],
+            capability_row=CapabilityRow.of(value.capability_matrix_row),
+            own_scratchpad=list(value.own_scratchpad),
+            cross_agent_scratchpad=list(value.cross_agent_scratchpad),
+            recent_chain_events=list(value.recent_chain_events),
             active_constitution_revision_id=(
                 None
                 if value.active_constitution_revision_id is None
@@ -148,7 +151,7 @@ class Workspace:
 
     @strawberry.field(description="Kora's row of the actor capability matrix.")
     async def capability_row(self, info: Info) -> CapabilityRow:
-        return CapabilityRow.from_row(await info.context.capability_row(self.tenant.workspace_id))
+        return CapabilityRow.of(await info.context.capability_row(self.tenant.workspace_id))
 
     @strawberry.field(description="Kora's role charter (its highest version); null if none.")
     async def role_charter(self, info: Info) -> RoleCharter | None:
@@ -159,21 +162,27 @@ class Workspace:
     async def policies(self, info: Info) -> list[Policy]:
         return [Policy.from_row(p) for p in await info.context.policies(self.tenant.workspace_id)]
 
-    @strawberry.field(description="Kora's own scratchpad (agent `kora`), newest first.")
+    @strawberry.field(
+        graphql_type=list[ScratchpadEntry],
+        description="Kora's own scratchpad (agent `kora`), newest first.",
+    )
     async def own_scratchpad(
         self, info: Info, limit: ScratchpadLimit = scratchpad_surface.DEFAULT_LIMIT
-    ) -> list[ScratchpadEntry]:
+    ) -> list[scratchpad_surface.ScratchpadEntry]:
+        # The surface rows carry the GraphQL fields under the same names: no per-row copy.
         info.context.check_limit("limit", limit)
-        rows = await info.context.own_scratchpad(self.tenant.workspace_id, limit)
-        return [ScratchpadEntry.from_row(r) for r in rows]
+        return await info.context.own_scratchpad(self.tenant.workspace_id, limit)
 
-    @strawberry.field(description="Every other agent's scratchpad entries, newest first.")
+    @strawberry.field(
+        graphql_type=list[ScratchpadEntry],
+        description="Every other agent's scratchpad entries, newest first.",
+    )
     async def cross_agent_scratchpad(
         self, info: Info, limit: ScratchpadLimit = scratchpad_surface.DEFAULT_LIMIT
-    ) -> list[ScratchpadEntry]:
+    ) -> list[scratchpad_surface.ScratchpadEntry]:
+        # The surface rows carry the GraphQL fields under the same names: no per-row copy.
         info.context.check_limit("limit", limit)
-        rows = await info.context.cross_agent_scratchpad(self.tenant.workspace_id, limit)
-        return [ScratchpadEntry.from_row(r) for r in rows]
+        return await info.context.cross_agent_scratchpad(self.tenant.workspace_id, limit)
 
     @strawberry.field(
         description="A text block for an agent's system prompt: 1 role charter, 2 active "
