@@ -44,6 +44,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--check", type=int, default=5, help="answers checked per workload (5)")
     p.add_argument("--with-postgraphile", action="store_true", help="also PostGraphile v5")
     p.add_argument(
+        "--with-bare",
+        action="store_true",
+        help="also the stack's floor: the raw reads behind a bare ASGI app (bench/bare.py)",
+    )
+    p.add_argument(
         "--profile", action="store_true", help="py-spy flame graph of each workload (untimed)"
     )
     p.add_argument(
@@ -73,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         curve_connections=args.curve_connections,
         check=args.check,
         with_postgraphile=args.with_postgraphile,
+        with_bare=args.with_bare,
         profile=args.profile,
     )
     report = asyncio.run(run(opts))

@@ -52,6 +52,8 @@ class Row:
     gateway: Series = field(default_factory=Series)
     raw: Series = field(default_factory=Series)
     postgraphile: Series | None = None
+    bare: Series | None = None
+    """The stack's floor (``bench.bare``), when measured."""
     checked: int = 0
     graphql_errors: int = 0
     statements: dict[int, int] = field(default_factory=dict)
@@ -83,8 +85,12 @@ class Report:
 
     def table(self) -> str:
         pg = any(r.postgraphile is not None for r in self.rows)
+        floor = any(r.bare is not None for r in self.rows)
         head = "| workload | req/s | p50 ms | p99 ms | raw req/s | ratio |"
         rule = "|---|---:|---:|---:|---:|---:|"
+        if floor:
+            head += " bare ASGI req/s |"
+            rule += "---:|"
         if pg:
             head += " PostGraphile req/s | PG p50 ms |"
             rule += "---:|---:|"
@@ -97,6 +103,8 @@ class Report:
                 f"| {r.workload} | {g.rps:,.0f} | {g.p50:.1f} | {g.p99:.1f} | "
                 f"{r.raw.rps:,.0f} | {r.ratio:.2f} |"
             )
+            if floor:
+                line += " – |" if r.bare is None else f" {r.bare.rps:,.0f} |"
             if pg:
                 p = r.postgraphile
                 if p is None:
@@ -147,6 +155,7 @@ class Report:
                     "raw": r.raw.to_json(),
                     "ratio": round(r.ratio, 3),
                     "postgraphile": None if r.postgraphile is None else r.postgraphile.to_json(),
+                    "bare": None if r.bare is None else r.bare.to_json(),
                     "checked": r.checked,
                     "graphql_errors": r.graphql_errors,
                     "sql_statements_per_request": r.statements,

@@ -20,7 +20,7 @@ from bench.drive import Sample, run_wrk, write_script
 from bench.expected import expected_data, strip_volatile
 from bench.report import CurvePoint, Report, Row, Series
 from bench.seed import Scale, seed, seeded_scale, workspace_id
-from bench.server import Gateway, post
+from bench.server import Gateway, free_port, post, wait_ready
 from bench.workloads import WORKLOADS, Workload, fan_out
 from gateway import substrate
 from gateway.embedded import EmbeddedPostgres, start_embedded
@@ -44,6 +44,7 @@ class Options:
     curve_connections: int = 4
     check: int = 5
     with_postgraphile: bool = False
+    with_bare: bool = False
     profile: bool = False
     bodies: int = 2000
 
@@ -146,6 +147,29 @@ def _profile(gateway: Gateway, script: Path, bodies: Path, opts: Options) -> str
     return note
 
 
+def _bare(dsn: str, report: Report, bodies: dict[str, Path], script: Path, opts: Options) -> None:
+    """The stack's floor (``bench.bare``): the raw reads behind a bare ASGI app, under wrk."""
+    port = free_port()
+    command = [sys.executable, "-m", "bench.bare", f"--dsn={dsn}", f"--port={port}"]
+    server = subprocess.Popen([*command, f"--pool={opts.pool_max}"], start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(url, server, path="/ready")
+        for row in report.rows:
+            if opts.warmup > 0:
+                _load(url, script, bodies[row.workload], opts, opts.warmup)
+            row.bare = Series(
+                [
+                    _load(url, script, bodies[row.workload], opts, opts.seconds)
+                    for _ in range(opts.runs)
+                ]
+            )
+            log(f"{row.workload}: bare ASGI floor {row.bare.rps:,.0f} req/s")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
 async def run(opts: Options) -> Report:
     """The whole benchmark; the report (also printed and written by ``__main__``)."""
     data_dir = opts.data_dir / (
@@ -242,6 +266,8 @@ async def _run(opts: Options, pg: EmbeddedPostgres, work: Path) -> Report:
         for _ in range(opts.runs):
             row.raw.samples.append(_ceiling(dsn, row.workload, bodies[row.workload], opts))
         log(f"{row.workload}: raw ceiling {row.raw.rps:,.0f} req/s")
+    if opts.with_bare:
+        _bare(dsn, report, bodies, script, opts)
     if opts.with_postgraphile:
         await postgraphile.measure(
             report,

@@ -102,17 +102,10 @@ class Gateway:
         self._offset = 0
 
     def wait_ready(self, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"gateway exited:\n{self.log_path.read_text(errors='replace')}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/readyz", timeout=1) as r:
-                    if r.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError("the gateway did not become ready in time")
+        try:
+            wait_ready(self.url, self.proc, path="/readyz", timeout=timeout)
+        except RuntimeError as exc:
+            raise RuntimeError(f"{exc}:\n{self.log_path.read_text(errors='replace')}") from None
 
     def rss_kb(self) -> int:
         """Resident memory of the server and its worker processes, in KiB."""
@@ -152,6 +145,23 @@ class Gateway:
                 self.proc.kill()
                 self.proc.wait()
         self._log.close()
+
+
+def wait_ready(
+    url: str, proc: subprocess.Popen[bytes], *, path: str, timeout: float = 60.0
+) -> None:
+    """Wait for ``GET url + path`` to answer 200; RuntimeError if ``proc`` exits or time is up."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the server exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}{path}", timeout=1) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError("the server did not become ready in time")
 
 
 def post(url: str, body: bytes, timeout: float = 30.0) -> dict[str, Any]:

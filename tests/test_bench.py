@@ -20,7 +20,7 @@ def test_bench_runs_at_tiny_scale(tmp_path: Path) -> None:
         sys.executable, "-m", "bench",
         "--workspaces", "12", "--events", "30", "--scratchpad", "30",
         "--seconds", "1", "--runs", "1", "--warmup", "0", "--connections", "4",
-        "--curve", "1,10", "--curve-seconds", "1", "--check", "3",
+        "--curve", "1,10", "--curve-seconds", "1", "--check", "3", "--with-bare",
         "--data-dir", str(tmp_path / "data"), "--results-dir", str(tmp_path / "results"),
     ]  # fmt: skip
     done = subprocess.run(
@@ -28,6 +28,7 @@ def test_bench_runs_at_tiny_scale(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "| W1 |" in done.stdout
+    assert "bare ASGI req/s" in done.stdout
     assert "| W4 workspaces/request |" in done.stdout
     assert "answers match direct SQL" in done.stderr
 
@@ -41,6 +42,9 @@ def test_bench_runs_at_tiny_scale(tmp_path: Path) -> None:
         assert w["raw"]["rps"] > 0, name
         assert w["gateway"]["errors"] == 0, name
         assert w["graphql_errors"] == 0, name
+        # The stack's floor answered every request of the same bodies.
+        assert w["bare"]["rps"] > 0, name
+        assert w["bare"]["errors"] == 0, name
     # W1: the tenant row and its events in one statement.
     assert set(by_name["W1"]["sql_statements_per_request"]) == {"1"}
     # W3 reads one workspace in its RLS transaction: set_config with the tenant row in one
