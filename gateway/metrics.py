@@ -38,8 +38,22 @@ OTHER: Final = "other"
 ANONYMOUS: Final = "anonymous"
 DEVIATION_IDS: Final = tuple(d.deviation_id for d in DEVIATIONS)
 _NAME: Final = re.compile(r"^[_A-Za-z][_0-9A-Za-z]{0,63}$")
-_SECONDS: Final = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-_BATCH: Final = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
+SECONDS_BUCKETS: Final = (
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+)
+BATCH_BUCKETS: Final = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
 _LE: Final = cast(Callable[[float], str], floatToGoString)  # untyped upstream
 """A bucket bound as the ``le`` label, as prometheus_client writes it."""
 
@@ -157,19 +171,19 @@ class Metrics:
             "gateway_request_duration_seconds",
             "Time to answer a GraphQL request, by operation name.",
             "operation",
-            _SECONDS,
+            SECONDS_BUCKETS,
         )
         self.loader_batch = _Histogram(
             "gateway_loader_batch_size",
             "Keys per dataloader batch (one batch is one statement or one transaction).",
             "loader",
-            _BATCH,
+            BATCH_BUCKETS,
         )
         self.sql_seconds = _Histogram(
             "gateway_sql_statement_duration_seconds",
             "SQL statements and their latency, by statement name (_count: statements run).",
             "statement",
-            _SECONDS,
+            SECONDS_BUCKETS,
         )
         self.sql_errors = _Counter(
             "gateway_sql_statement_errors",

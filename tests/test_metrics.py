@@ -12,8 +12,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from gateway import telemetry
 from gateway.config import Settings
-from gateway.metrics import _BATCH as BATCH
-from gateway.metrics import _SECONDS as SECONDS
+from gateway.metrics import BATCH_BUCKETS as BATCH
+from gateway.metrics import SECONDS_BUCKETS as SECONDS
 from gateway.metrics import BoundedLabel, Metrics
 from tests.conftest import running_app
 from tests.support import ATLAS_WS, BOREAL_WS, DEMO_WS, GqlClient
