@@ -258,6 +258,25 @@ def complete_plain(slots: Sequence[Slot], source: Any) -> dict[str, Any] | None:
     return out
 
 
+def complete_plain_list(
+    slots: Sequence[Slot], items: Sequence[Any], *, item_non_null: bool
+) -> list[Any] | None:
+    """A list of plain objects completed in one loop, or None when the generic path must handle
+    it (a null item where the list forbids one, an object ``complete_plain`` refuses)."""
+    out: list[Any] = []
+    for item in items:
+        if item is None:
+            if item_non_null:
+                return None
+            out.append(None)
+            continue
+        done = complete_plain(slots, item)
+        if done is None:
+            return None
+        out.append(done)
+    return out
+
+
 class FastExecutor(Executor):  # type: ignore[type-arg]
     """graphql-core's executor with the plain-attribute fast path (see the module docstring)."""
 
@@ -338,15 +357,4 @@ class FastExecutor(Executor):  # type: ignore[type-arg]
         slots = self._plan(inner, details)
         if slots is None:
             return None
-        out: list[Any] = []
-        for item in result:
-            if item is None:
-                if non_null:
-                    return None
-                out.append(None)
-                continue
-            done = complete_plain(slots, item)
-            if done is None:
-                return None
-            out.append(done)
-        return out
+        return complete_plain_list(slots, result, item_non_null=non_null)

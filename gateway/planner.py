@@ -66,6 +66,7 @@ from gateway.fastpath import (
     Slot,
     build_slot,
     complete_plain,
+    complete_plain_list,
     resolver_function,
 )
 
@@ -332,17 +333,9 @@ async def _resolve(
     if branch.is_list:
         if not isinstance(value, list | tuple):
             raise Irregular
-        items: list[Any] = []
-        for item in value:
-            if item is None:
-                if branch.item_non_null:
-                    raise Irregular
-                items.append(None)
-                continue
-            done = complete_plain(child.slots, item)
-            if done is None:
-                raise Irregular
-            items.append(done)
+        items = complete_plain_list(child.slots, value, item_non_null=branch.item_non_null)
+        if items is None:
+            raise Irregular
         return items
     try:
         return await _complete(child, context, value, values, path, errors)
