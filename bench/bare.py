@@ -19,17 +19,13 @@ import asyncpg
 import orjson
 import uvicorn
 
-from bench.ceiling import READS
+from bench.ceiling import READS, open_pool
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 _OPERATION: Final = re.compile(rb'"query"\s*:\s*"query\s+(W[0-9])')
-
-
-async def _no_reset(conn: asyncpg.Connection) -> None:
-    """Connections carry no session state; asyncpg still rolls back an open transaction."""
 
 
 def _plain(value: Any) -> Any:
@@ -80,9 +76,7 @@ class Bare:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
-                self.pool = await asyncpg.create_pool(
-                    self.dsn, min_size=self.pool_size, max_size=self.pool_size, reset=_no_reset
-                )
+                self.pool = await open_pool(self.dsn, self.pool_size)
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 if self.pool is not None:

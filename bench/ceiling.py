@@ -34,6 +34,11 @@ async def _no_reset(conn: asyncpg.Connection) -> None:
     """Connections carry no session state here; asyncpg still rolls back an open transaction."""
 
 
+async def open_pool(dsn: str, size: int) -> asyncpg.Pool:
+    """``size`` connections, opened now, released without a reset query (as the gateway's)."""
+    return await asyncpg.create_pool(dsn, min_size=size, max_size=size, reset=_no_reset)
+
+
 async def _rls(pool: asyncpg.Pool, ws: str, *statements: tuple[str, tuple[Any, ...]]) -> list[Any]:
     async with pool.acquire() as conn, conn.transaction(readonly=True):
         await conn.fetchval(SET_GUC, ws)
@@ -85,7 +90,7 @@ async def measure(
     pool_size: int,
 ) -> dict[str, Any]:
     """Run ``read`` in ``concurrency`` loops for ``seconds``; counts and latency percentiles."""
-    pool = await asyncpg.create_pool(dsn, min_size=pool_size, max_size=pool_size, reset=_no_reset)
+    pool = await open_pool(dsn, pool_size)
     latencies: list[float] = []
     errors = 0
     rng = random.Random(11)
