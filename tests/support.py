@@ -148,3 +148,50 @@ class ServerProcess:
                 self.proc.wait()
         self._log.close()
         return self.proc.returncode
+
+
+TYPENAME_BODY = b'{"query": "{ __typename }"}'
+
+
+async def asgi_call(
+    app: Any,
+    *,
+    method: str = "POST",
+    chunks: tuple[bytes, ...] = (TYPENAME_BODY,),
+    headers: tuple[tuple[bytes, bytes], ...] = (
+        (b"content-type", b"application/json"),
+        (b"accept", b"application/graphql-response+json"),
+    ),
+    query_string: bytes = b"",
+    root_path: str = "",
+) -> list[dict[str, Any]]:
+    """The ASGI messages ``app`` sends for one HTTP request to ``/graphql``, its body sent in
+    ``chunks``: the app called directly, no client, no network."""
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": root_path + "/graphql",
+        "raw_path": (root_path + "/graphql").encode(),
+        "query_string": query_string,
+        "root_path": root_path,
+        "headers": [(b"host", b"gateway.test"), *headers],
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 2),
+    }
+    pending = [
+        {"type": "http.request", "body": c, "more_body": i < len(chunks) - 1}
+        for i, c in enumerate(chunks)
+    ]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return pending.pop(0) if pending else {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    return sent

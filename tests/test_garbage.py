@@ -19,7 +19,7 @@ from starlette.applications import Starlette
 
 from gateway.app import create_app
 from gateway.config import Settings
-from tests.support import DEMO_WS, FRESH_WS
+from tests.support import DEMO_WS, FRESH_WS, asgi_call
 
 DOCUMENTS = {
     "constitution": "query($id: ID!) { workspace(id: $id) { constitution { revisionId } } }",
@@ -44,36 +44,16 @@ DOCUMENTS = {
 
 
 async def _ask(app: Starlette, body: bytes) -> dict[str, Any]:
-    sent: list[dict[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/graphql",
-        "raw_path": b"/graphql",
-        "query_string": b"",
-        "root_path": "",
-        "headers": [
-            (b"host", b"gateway.test"),
+    start, *rest = await asgi_call(
+        app,
+        chunks=(body,),
+        headers=(
             (b"content-type", b"application/json"),
             (b"content-length", str(len(body)).encode()),
-        ],
-        "client": ("127.0.0.1", 1),
-        "server": ("127.0.0.1", 2),
-        "app": app,
-    }
-    await app(scope, receive, send)
-    assert sent[0]["status"] == 200
-    answer: dict[str, Any] = orjson.loads(b"".join(m.get("body", b"") for m in sent[1:]))
+        ),
+    )
+    assert start["status"] == 200
+    answer: dict[str, Any] = orjson.loads(b"".join(m.get("body", b"") for m in rest))
     return answer
 
 

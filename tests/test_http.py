@@ -14,8 +14,8 @@ from starlette.applications import Starlette
 from gateway.app import create_app
 from gateway.config import Settings
 from gateway.http import request_ids
-
-QUERY = b'{"query": "{ __typename }"}'
+from tests.support import TYPENAME_BODY as QUERY
+from tests.support import asgi_call as call
 
 
 @contextlib.asynccontextmanager
@@ -23,49 +23,6 @@ async def lifespan_app(settings: Settings) -> AsyncIterator[Starlette]:
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         yield app
-
-
-async def call(
-    app: Starlette,
-    *,
-    method: str = "POST",
-    chunks: tuple[bytes, ...] = (QUERY,),
-    headers: tuple[tuple[bytes, bytes], ...] = (
-        (b"content-type", b"application/json"),
-        (b"accept", b"application/graphql-response+json"),
-    ),
-    query_string: bytes = b"",
-    root_path: str = "",
-) -> list[dict[str, Any]]:
-    """The ASGI messages the app sends for one request."""
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": root_path + "/graphql",
-        "raw_path": (root_path + "/graphql").encode(),
-        "query_string": query_string,
-        "root_path": root_path,
-        "headers": [(b"host", b"gateway.test"), *headers],
-        "client": ("127.0.0.1", 1),
-        "server": ("127.0.0.1", 2),
-    }
-    pending = [
-        {"type": "http.request", "body": c, "more_body": i < len(chunks) - 1}
-        for i, c in enumerate(chunks)
-    ]
-    sent: list[dict[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        return pending.pop(0) if pending else {"type": "http.disconnect"}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    await app(scope, receive, send)
-    return sent
 
 
 def _headers(start: dict[str, Any]) -> dict[bytes, bytes]:
