@@ -22,8 +22,8 @@ from bench.report import CurvePoint, Report, Row, Series
 from bench.seed import Scale, seed, seeded_scale, workspace_id
 from bench.server import Gateway, free_port, post, wait_ready
 from bench.workloads import WORKLOADS, Workload, fan_out
-from gateway import substrate
-from gateway.embedded import EmbeddedPostgres, start_embedded
+from gateway.dev.embedded import EmbeddedPostgres, start_embedded
+from gateway.dev.substrate import provision as substrate
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,7 +1,13 @@
-"""The application factory: ``create_app(settings)`` → Starlette. The lifespan owns the pool.
+"""The application factory: ``create_app(settings)`` → Starlette. The lifespan owns every resource.
 
-``/graphql`` over HTTP goes straight to ``GraphQLHTTP`` (an ASGI app) behind the error and CORS
-middleware only: routing, the exception middleware and request objects are for the other routes.
+A request's path: ``transport`` (HTTP endpoint or WebSocket) → ``engine`` (admit the document:
+size, parse + validate, cost; then run it) → ``api`` (the Strawberry resolvers) → ``reads`` (the
+request's context and loaders) → ``surfaces`` (SQL) → ``db`` (the pool and the RLS transaction).
+
+``/graphql`` over HTTP goes straight to ``GraphQLHTTP`` (a plain ASGI app) from inside the
+middleware stack: it runs behind Starlette's error middleware and every user middleware (CORS,
+and any added later with ``add_middleware``), but not through routing or the exception
+middleware, which build request objects the endpoint has no use for.
 """
 
 from __future__ import annotations
@@ -14,27 +20,30 @@ from typing import Any, Final
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.middleware.errors import ServerErrorMiddleware
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from gateway.api.schema import build_schema
-from gateway.config import ConfigError, Settings, load_environment
+from gateway.auth.configure import build_authenticator
+from gateway.auth.principal import Authenticator
 from gateway.db import Database
-from gateway.errors import GatewayError
-from gateway.execution import DocumentCache
-from gateway.graphiql import GraphiQL, demo_headers
-from gateway.http import GraphQLHTTP
-from gateway.live.endpoint import LiveEndpoint
+from gateway.engine.documents import DocumentCache
+from gateway.engine.persisted import build_persisted
+from gateway.engine.rules import document_rules
 from gateway.live.watcher import Watcher
-from gateway.logs import configure_logging
-from gateway.operations import build_persisted, build_telemetry, metrics_endpoint
-from gateway.security import build_authenticator, document_rules
-from gateway.telemetry import bind as bind_telemetry
+from gateway.observe import telemetry as observed
+from gateway.observe.logs import configure_logging
+from gateway.observe.metrics import Metrics
+from gateway.observe.telemetry import Telemetry
+from gateway.observe.tracing import build_tracing
+from gateway.settings import ConfigError, Settings
+from gateway.transport import routes
+from gateway.transport.graphiql import GraphiQL, demo_headers
+from gateway.transport.http import GraphQLHTTP
+from gateway.transport.ws.connection import WebSocketEndpoint
 from gateway.writes.capability_source import ToolCapabilitySource
+from gateway.writes.deferred import DEVIATIONS
 from gateway.writes.mcp import ToolLink
 from gateway.writes.service import WriteService
 
@@ -43,31 +52,6 @@ log = logging.getLogger("gateway")
 GRAPHQL_PATH: Final = "/graphql"
 GRAPHQL_METHODS: Final = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"})
 """Methods ``GraphQLHTTP`` answers itself (405 but for GET and POST); others get Starlette's 405."""
-
-
-async def _healthz(request: Request) -> Response:
-    return JSONResponse({"status": "ok"})
-
-
-async def _readyz(request: Request) -> Response:
-    db: Database = request.app.state.db
-    try:
-        await db.ping()
-    except GatewayError as exc:
-        return JSONResponse(
-            {"status": "unavailable", "code": exc.code},
-            status_code=503,
-            headers={"Retry-After": "2"},
-        )
-    size, in_use, most = db.pool_figures()
-    return JSONResponse({"status": "ready", "pool": {"size": size, "in_use": in_use, "max": most}})
-
-
-async def _graphiql_asset(request: Request) -> Response:
-    graphiql: GraphiQL | None = request.app.state.graphiql_ide
-    if graphiql is None:
-        return Response("Not found.", status_code=404, media_type="text/plain")
-    return graphiql.asset(request)
 
 
 class _GraphQLEndpoint:
@@ -79,15 +63,13 @@ class _GraphQLEndpoint:
         await handler(scope, receive, send)
 
 
-class Gateway(Starlette):
-    """Starlette, with HTTP requests to ``/graphql`` taking the short way (see the module)."""
+class _GraphQLFirst:
+    """The innermost middleware: HTTP requests to ``/graphql`` go to the endpoint, the rest to
+    Starlette's exception middleware and router."""
 
-    def __init__(self, *, cors: dict[str, Any] | None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        graphql: ASGIApp = _GraphQLEndpoint()
-        if cors is not None:
-            graphql = CORSMiddleware(graphql, **cors)
-        self._graphql = ServerErrorMiddleware(graphql, debug=self.debug)
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.graphql = _GraphQLEndpoint()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -96,27 +78,119 @@ class Gateway(Starlette):
             and scope["method"] in GRAPHQL_METHODS
             and not scope.get("root_path")
         ):
-            scope["app"] = self
-            await self._graphql(scope, receive, send)
+            await self.graphql(scope, receive, send)
             return
-        await super().__call__(scope, receive, send)
+        await self.app(scope, receive, send)
+
+
+class Gateway(Starlette):
+    """Starlette, with HTTP requests to ``/graphql`` taking the short way (see the module)."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        self.user_middleware.append(Middleware(_GraphQLFirst))
+        try:
+            return super().build_middleware_stack()
+        finally:
+            self.user_middleware.pop()
 
 
 async def _graphql_ws(websocket: WebSocket) -> None:
-    endpoint: LiveEndpoint = websocket.app.state.live
-    with bind_telemetry(websocket.app.state.telemetry):  # SQL and loader metrics of live work
+    endpoint: WebSocketEndpoint = websocket.app.state.live
+    with observed.bind(websocket.app.state.telemetry):  # SQL and loader metrics of live work
         await endpoint(websocket)
 
 
-def _tool_link(settings: Settings) -> ToolLink | None:
-    """The MCP session for write-through, when GATEWAY_MCP_URL is set."""
-    if not settings.mcp_url:
-        return None
-    return ToolLink(
-        url=settings.mcp_url,
-        token=settings.mcp_token,
-        refresh_seconds=settings.mcp_refresh_seconds,
-        call_timeout=settings.mcp_call_timeout,
+def build_telemetry(settings: Settings, db: Database | None) -> Telemetry:
+    """Metrics (when ``GATEWAY_METRICS``) watching the pool, and tracing as ``OTEL_*`` asks."""
+    metrics = None
+    if settings.metrics:
+        metrics = Metrics(
+            max_operations=settings.metrics_max_operations,
+            deviation_ids=tuple(d.deviation_id for d in DEVIATIONS),
+        )
+        if db is not None:
+            metrics.watch_pool(lambda: (*db.pool_figures(), db.waiting))
+    return Telemetry(metrics=metrics, tracing=build_tracing(settings))
+
+
+def preflight(settings: Settings) -> None:
+    """Check what start-up would otherwise find only in a worker: the persisted documents."""
+    if settings.persisted_queries_file is not None:
+        documents = DocumentCache(build_schema()._schema, max_tokens=settings.max_tokens)
+        build_persisted(settings, documents.prepare)
+
+
+async def _open(
+    app: Starlette,
+    settings: Settings,
+    authenticator: Authenticator,
+    stack: contextlib.AsyncExitStack,
+) -> None:
+    """Build the app's state, each resource registered with ``stack`` as soon as it exists, so a
+    failure at any later step closes what was opened before it."""
+    assert settings.database_url is not None
+    db = Database(settings, settings.database_url)
+    await db.open()
+    stack.push_async_callback(db.close)
+    telemetry = build_telemetry(settings, db)
+    stack.callback(telemetry.close)
+    schema = build_schema()
+    documents = DocumentCache(
+        schema._schema,
+        rules=document_rules(
+            max_depth=settings.max_depth,
+            max_aliases=settings.max_aliases,
+            introspection=settings.introspection,
+        ),
+        max_tokens=settings.max_tokens,
+        hide_suggestions=not settings.introspection,
+    )
+    persisted = build_persisted(settings, documents.prepare)
+    graphiql = None
+    if settings.graphiql:
+        headers = demo_headers(authenticator) if settings.demo else None
+        graphiql = GraphiQL(settings, headers=headers)
+        graphiql.warn_if_missing()
+    link = None
+    if settings.mcp_url:
+        link = ToolLink(
+            url=settings.mcp_url,
+            token=settings.mcp_token,
+            refresh_seconds=settings.mcp_refresh_seconds,
+            call_timeout=settings.mcp_call_timeout,
+        )
+        stack.push_async_callback(link.stop)
+        await link.start()
+    capability_source = None if link is None else ToolCapabilitySource(link)
+    writes = WriteService.from_settings(settings, link)
+    # Live subscriptions: one watcher per process, stopped before the pool closes.
+    watcher = Watcher(db, settings, dsn=settings.database_url)
+    stack.push_async_callback(watcher.stop)
+    with observed.bind(telemetry):  # the watcher's task inherits it
+        await watcher.start()
+    app.state.db = db
+    app.state.authenticator = authenticator
+    app.state.telemetry = telemetry
+    app.state.graphiql_ide = graphiql
+    app.state.mcp = link
+    app.state.graphql = GraphQLHTTP(
+        settings=settings,
+        db=db,
+        documents=documents,
+        authenticator=authenticator,
+        graphiql=graphiql.page if graphiql is not None else None,
+        telemetry=telemetry,
+        persisted=persisted,
+        capability_source=capability_source,
+        writes=writes,
+    )
+    app.state.live = WebSocketEndpoint(
+        settings=settings,
+        db=db,
+        documents=documents,
+        watcher=watcher,
+        capability_source=capability_source,
+        writes=writes,
     )
 
 
@@ -127,87 +201,38 @@ def create_app(settings: Settings) -> Starlette:
             "DATABASE_URL is not set: `gateway serve` starts the embedded database "
             "and sets it; set it to the substrate's DSN to use your own"
         )
-    dsn = settings.database_url
     authenticator = build_authenticator(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        db = Database(settings, dsn)
-        await db.open()
-        schema = build_schema()
-        graphiql = None
-        if settings.graphiql:
-            headers = demo_headers(authenticator) if settings.demo else None
-            graphiql = GraphiQL(settings, headers=headers)
-            graphiql.warn_if_missing()
-        app.state.graphiql_ide = graphiql
-        documents = DocumentCache(
-            schema._schema,
-            rules=document_rules(settings),
-            max_tokens=settings.max_tokens,
-            hide_suggestions=not settings.introspection,
-        )
-        telemetry = build_telemetry(settings, db, load_environment())
-        app.state.db = db
-        app.state.authenticator = authenticator
-        app.state.telemetry = telemetry
-        link = _tool_link(settings)
-        if link is not None:
-            await link.start()
-        app.state.mcp = link
-        app.state.graphql = GraphQLHTTP(
-            settings=settings,
-            db=db,
-            documents=documents,
-            authenticator=authenticator,
-            graphiql=graphiql.page if graphiql is not None else None,
-            telemetry=telemetry,
-            persisted=build_persisted(settings, documents.prepare),
-            capability_source=None if link is None else ToolCapabilitySource(link),
-            writes=WriteService.from_settings(settings, link),
-        )
-        # Live subscriptions: one watcher per process, stopped before the pool closes.
-        watcher = Watcher(db, settings, dsn=dsn)
-        with bind_telemetry(telemetry):  # the watcher's task inherits it
-            await watcher.start()
-        app.state.live = LiveEndpoint(
-            settings=settings,
-            db=db,
-            documents=documents,
-            watcher=watcher,
-            capability_source=app.state.graphql.capability_source,
-            writes=app.state.graphql.writes,
-        )
-        try:
+        async with contextlib.AsyncExitStack() as stack:
+            await _open(app, settings, authenticator, stack)
             yield
-        finally:
-            await watcher.stop()
-            if link is not None:
-                await link.stop()
-            await db.close()
-            telemetry.close()
 
-    cors: dict[str, Any] | None = None
-    if settings.cors_origins:
-        cors = {
-            "allow_origins": list(settings.cors_origins),
-            "allow_methods": ["GET", "POST"],
-            "allow_headers": ["authorization", "content-type", "x-request-id"],
-            "expose_headers": ["x-request-id", "retry-after"],
-            "max_age": 600,
-        }
-    routes = [
-        # Reached only from under a root path (else Gateway answers first); same handler.
+    table = [
+        # Reached only from under a root path (else _GraphQLFirst answers first); same handler.
         Route(GRAPHQL_PATH, _GraphQLEndpoint(), methods=sorted(GRAPHQL_METHODS - {"HEAD"})),
         WebSocketRoute(GRAPHQL_PATH, _graphql_ws),
-        Route("/healthz", _healthz, methods=["GET"]),
-        Route("/readyz", _readyz, methods=["GET"]),
-        Route("/graphiql/assets/{name:path}", _graphiql_asset, methods=["GET", "HEAD"]),
+        Route("/healthz", routes.healthz, methods=["GET"]),
+        Route("/readyz", routes.readyz, methods=["GET"]),
+        Route("/graphiql/assets/{name:path}", routes.graphiql_asset, methods=["GET", "HEAD"]),
     ]
     if settings.metrics:
-        routes.append(Route("/metrics", metrics_endpoint, methods=["GET"]))
-    middleware = [] if cors is None else [Middleware(CORSMiddleware, **cors)]
-    return Gateway(cors=cors, routes=routes, middleware=middleware, lifespan=lifespan)
+        table.append(Route("/metrics", routes.metrics_endpoint, methods=["GET"]))
+    middleware: list[Middleware] = []
+    if settings.cors_origins:
+        middleware.append(Middleware(CORSMiddleware, **_cors(settings)))
+    return Gateway(routes=table, middleware=middleware, lifespan=lifespan)
+
+
+def _cors(settings: Settings) -> dict[str, Any]:
+    return {
+        "allow_origins": list(settings.cors_origins),
+        "allow_methods": ["GET", "POST"],
+        "allow_headers": ["authorization", "content-type", "x-request-id"],
+        "expose_headers": ["x-request-id", "retry-after"],
+        "max_age": 600,
+    }
 
 
 def app_from_env() -> Starlette:

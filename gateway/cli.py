@@ -12,9 +12,9 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from gateway.assets import DEFAULT_REGISTRY
-from gateway.config import ConfigError, Settings, load_environment
-from gateway.config_report import unknown_variables
+from gateway.settings import ConfigError, Settings, load_environment
+from gateway.settings.report import unknown_variables
+from gateway.transport.assets import DEFAULT_REGISTRY
 
 DEMO_BANNER = """
   GraphiQL  {url}/graphql   (opens with a query for the demo workspace)
@@ -85,10 +85,10 @@ def _run(settings: Settings, *, demo: bool, started: list[Any]) -> int:
     """Start the embedded PostgreSQL when needed (appended to ``started``), then uvicorn."""
     import uvicorn
 
-    from gateway.assets import default_assets_dir, load_assets
-    from gateway.logs import configure_logging
-    from gateway.operations import preflight
-    from gateway.startup import Progress, ReadyWatch, browser_url, start_embedded
+    from gateway.app import preflight
+    from gateway.dev.startup import Progress, ReadyWatch, browser_url, start_embedded
+    from gateway.observe.logs import configure_logging
+    from gateway.transport.assets import default_assets_dir, load_assets
 
     progress = Progress(enabled=demo or sys.stderr.isatty())
     if demo:
@@ -96,7 +96,7 @@ def _run(settings: Settings, *, demo: bool, started: list[Any]) -> int:
     env = dict(load_environment())
     for warning in unknown_variables(env):
         print(f"gateway: warning: {warning}", file=sys.stderr)
-    preflight(settings, env)  # fail before starting anything on a bad manifest or OTEL_* value
+    preflight(settings)  # fail before starting anything on a bad persisted-documents file
     if not settings.database_url:
         try:
             pg, reader_dsn = start_embedded(settings.data_dir, progress, demo=demo)
@@ -154,7 +154,7 @@ def _export_schema(output: str | None, check: bool) -> int:
 
 
 def _create_api_key(workspaces: str, name: str) -> int:
-    from gateway.auth import create_api_key
+    from gateway.auth.api_keys import create_api_key
 
     ids = [w.strip() for w in workspaces.split(",") if w.strip()]
     if not ids:
@@ -172,7 +172,7 @@ def _create_api_key(workspaces: str, name: str) -> int:
 
 def _fetch_assets(args: argparse.Namespace) -> int:
     """Needs no other setting than GATEWAY_ASSETS_DIR: it runs at install and image build."""
-    from gateway.assets import AssetsError, default_assets_dir, fetch_assets
+    from gateway.transport.assets import AssetsError, default_assets_dir, fetch_assets
 
     chosen: str | None = args.dir or os.environ.get("GATEWAY_ASSETS_DIR")
     directory = Path(chosen) if chosen else default_assets_dir()
@@ -191,7 +191,7 @@ def _fetch_assets(args: argparse.Namespace) -> int:
 
 
 def _config(args: argparse.Namespace) -> int:
-    from gateway import config_report
+    from gateway.settings import report as config_report
 
     if args.markdown:
         sys.stdout.write(config_report.markdown_table())
@@ -212,9 +212,9 @@ def _config(args: argparse.Namespace) -> int:
 
 
 def _persisted_manifest(args: argparse.Namespace) -> int:
-    from gateway import manifest
     from gateway.api.schema import build_schema
-    from gateway.execution import DocumentCache
+    from gateway.engine import manifest
+    from gateway.engine.documents import DocumentCache
 
     documents = DocumentCache(build_schema()._schema)
     found = manifest.read_sources(Path(source) for source in args.sources)

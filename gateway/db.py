@@ -14,33 +14,20 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Iterator
-from contextvars import ContextVar
-from dataclasses import dataclass, field
 from typing import Any, Final, NoReturn, Protocol
 
 import asyncpg
 
-from gateway import telemetry
-from gateway.config import Settings
 from gateway.errors import DatabaseUnavailable, GatewayError, Overloaded, QueryTimeout
+from gateway.observe import telemetry
+from gateway.observe.telemetry import current_stats
+from gateway.settings import Settings
 
 log = logging.getLogger("gateway.db")
 
 SET_RLS_SETTING = "SELECT set_config($1, $2, true)"
 COMMAND_TIMEOUT_MARGIN_S: Final = 2.0
 PING_TIMEOUT_S: Final = 2.0
-
-
-@dataclass
-class RequestStats:
-    """What one request asked of the database; logged with the request, read by tests."""
-
-    statements: list[str] = field(default_factory=list)
-    transactions: int = 0
-    db_seconds: float = 0.0
-
-
-current_stats: ContextVar[RequestStats | None] = ContextVar("current_stats", default=None)
 
 
 _UNAVAILABLE: Final = (

@@ -11,9 +11,9 @@ import httpx
 import pytest
 
 from gateway.app import create_app
-from gateway.config import Settings
-from gateway.embedded import EmbeddedPostgres, start_embedded
-from gateway.substrate import READER_ROLE, WRITER_ROLE, provision
+from gateway.dev.embedded import EmbeddedPostgres, start_embedded
+from gateway.dev.substrate.provision import READER_ROLE, WRITER_ROLE, provision
+from gateway.settings import Settings
 from tests.chain_support import WorkspaceMaker
 from tests.support import GqlClient, ServerProcess, pg_data_dir
 

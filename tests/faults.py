@@ -14,7 +14,7 @@ from pathlib import Path
 
 import asyncpg
 
-from gateway.embedded import EmbeddedPostgres
+from gateway.dev.embedded import EmbeddedPostgres
 from tests.support import ServerProcess
 
 GATEWAY_APPLICATION: str = "kora-gateway"

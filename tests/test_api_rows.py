@@ -22,9 +22,11 @@ def test_the_row_carries_every_graphql_field() -> None:
     definition = get_object_definition(ChainEvent, strict=True)
     plain = {f.python_name for f in definition.fields if f.base_resolver is None}
     computed = {f.python_name: f for f in definition.fields if f.base_resolver is not None}
-    assert plain == {f.name for f in dataclasses.fields(events.ChainEvent)}
+    assert plain == {f.name for f in dataclasses.fields(events.ChainEventRow)}
     assert set(computed) == {"cursor"}
-    row = events.ChainEvent("0b0e3f0e-0000-4000-8000-000000000001", "kora.a", datetime.now(UTC), "")
+    row = events.ChainEventRow(
+        "0b0e3f0e-0000-4000-8000-000000000001", "kora.a", datetime.now(UTC), ""
+    )
     resolver = computed["cursor"].base_resolver
     assert resolver is not None
     assert isinstance(resolver.wrapped_func(row), str)

@@ -17,7 +17,13 @@ from pathlib import Path
 
 import pytest
 
-from gateway.assets import PACKAGES, AssetsError, default_assets_dir, fetch_assets, load_assets
+from gateway.transport.assets import (
+    PACKAGES,
+    AssetsError,
+    default_assets_dir,
+    fetch_assets,
+    load_assets,
+)
 from tests.support import REPO
 
 
@@ -125,7 +131,7 @@ def test_a_half_installed_directory_counts_as_missing(tarballs: Path, tmp_path: 
 
 def test_the_fetched_files_are_never_committed() -> None:
     ignored = subprocess.run(
-        ["git", "check-ignore", "-q", "gateway/static/vendor/graphiql.min.js"],
+        ["git", "check-ignore", "-q", "gateway/transport/static/vendor/graphiql.min.js"],
         cwd=REPO,
         timeout=10,
         check=False,

@@ -14,8 +14,8 @@ from typing import Any
 import jwt
 import pytest
 
-from gateway.auth import create_api_key, parse_api_key_lines
-from gateway.config import ConfigError, Settings
+from gateway.auth.api_keys import create_api_key, parse_api_key_lines
+from gateway.settings import ConfigError, Settings
 from tests.conftest import running_app
 from tests.support import ATLAS_WS, DEMO_WS, REPO, GqlClient
 

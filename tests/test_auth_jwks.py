@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
-from gateway.config import Settings
+from gateway.settings import Settings
 from tests.conftest import running_app
 from tests.support import DEMO_WS, GqlClient
 

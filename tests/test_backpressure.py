@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.embedded import EmbeddedPostgres
+from gateway.dev.embedded import EmbeddedPostgres
 from tests.faults import eventually, gateway_server, locked, waiting_on_locks
 from tests.load import flood, rss_kib
 from tests.test_slow_database import POLICIES, gateway, settings_for

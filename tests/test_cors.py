@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from gateway.config import Settings
+from gateway.settings import Settings
 from tests.conftest import running_app
 
 PREFLIGHT = {

@@ -9,9 +9,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.cursors import Position, decode_cursor, encode_cursor
 from gateway.errors import BadUserInput
-from gateway.event_types import TypeFilter, parse_types
+from gateway.reads.cursors import decode_cursor, encode_cursor
+from gateway.reads.event_types import parse_types
+from gateway.surfaces.positions import Position, TypeFilter
 
 instants = st.datetimes(
     min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 29), timezones=st.just(UTC)

@@ -8,8 +8,9 @@ from collections.abc import Callable
 import asyncpg
 import pytest
 
-from gateway.config import Settings
-from gateway.db import Database, RequestStats, current_stats
+from gateway.db import Database
+from gateway.observe.telemetry import RequestStats, current_stats
+from gateway.settings import Settings
 from gateway.surfaces.constitution import ACTIVE_CONSTITUTION_REVISION, fetch_active_revision
 from gateway.surfaces.tenants import TENANT_SETTING_RLS, fetch_tenant_setting_rls
 from tests.support import ATLAS_WS, DEMO_WS

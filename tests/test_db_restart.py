@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 
-from gateway.embedded import EmbeddedPostgres
+from gateway.dev.embedded import EmbeddedPostgres
 from tests.faults import eventually, gateway_backends, gateway_server
 from tests.load import Load, Outcome
 

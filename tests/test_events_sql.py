@@ -14,7 +14,7 @@ import asyncpg
 import pytest
 
 from gateway.surfaces import events
-from gateway.surfaces.events import ChainEvent, truncate_payload
+from gateway.surfaces.events import ChainEventRow, truncate_payload
 from tests.support import ATLAS_WS, BOREAL_WS, DEMO_WS, FRESH_WS
 
 EMIT = "SELECT hivex_foundation._emit_chain_event($1, $2, $3::jsonb)"
@@ -56,9 +56,9 @@ async def boundary_workspace(admin_conn: asyncpg.Connection) -> AsyncIterator[st
     await admin_conn.execute("DELETE FROM hivex_foundation.tenant WHERE tenant_id = $1", tenant_id)
 
 
-async def given(conn: asyncpg.Connection, workspace: str, limit: int) -> list[ChainEvent]:
+async def given(conn: asyncpg.Connection, workspace: str, limit: int) -> list[ChainEventRow]:
     rows = await conn.fetch(events.RECENT_CHAIN_EVENTS, workspace, limit)
-    return [ChainEvent(r[0], r[1], r[2], truncate_payload(r[3])) for r in rows]
+    return [ChainEventRow(r[0], r[1], r[2], truncate_payload(r[3])) for r in rows]
 
 
 WORKSPACES = (DEMO_WS, ATLAS_WS, BOREAL_WS, FRESH_WS, "org_unknown")

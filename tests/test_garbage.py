@@ -18,7 +18,7 @@ import pytest
 from starlette.applications import Starlette
 
 from gateway.app import create_app
-from gateway.config import Settings
+from gateway.settings import Settings
 from tests.support import DEMO_WS, FRESH_WS, asgi_call
 
 DOCUMENTS = {

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from gateway.assets import default_assets_dir, load_assets
-from gateway.config import Settings
-from gateway.graphiql import CSP, _json_for_html
+from gateway.settings import Settings
+from gateway.transport.assets import default_assets_dir, load_assets
+from gateway.transport.graphiql import CSP, _json_for_html
 from tests.conftest import running_app
 from tests.support import DEMO_WS
 

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gateway.config import Settings
+from gateway.settings import Settings
 from gateway.surfaces import policies
 from tests.conftest import running_app
 from tests.support import DEMO_WS, GqlClient, ServerProcess

@@ -12,8 +12,8 @@ import orjson
 from starlette.applications import Starlette
 
 from gateway.app import create_app
-from gateway.config import Settings
-from gateway.http import request_ids
+from gateway.settings import Settings
+from gateway.transport.http import request_ids
 from tests.support import TYPENAME_BODY as QUERY
 from tests.support import asgi_call as call
 

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable
 import jwt
 import pytest
 
-from gateway.config import Settings
+from gateway.settings import Settings
 from tests.support import DEMO_WS, GqlClient
 from tests.test_auth import SECRET
 from tests.ws_support import InProcessServer, serve_in_process

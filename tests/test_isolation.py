@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator, Callable
 import asyncpg
 import pytest
 
-from gateway.config import Settings
-from gateway.context import Context
 from gateway.db import Database
+from gateway.reads.context import Context
+from gateway.settings import Settings
 from tests.conftest import running_app
 from tests.support import ATLAS_WS, DEMO_WS, GqlClient
 from tests.test_auth import SECRET, token

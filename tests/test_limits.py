@@ -8,10 +8,10 @@ import pytest
 from graphql import GraphQLSchema
 
 from gateway.api.schema import build_schema
-from gateway.config import Settings
-from gateway.execution import DocumentCache
-from gateway.limits import fixed_cost, query_cost
-from gateway.shaping import admit
+from gateway.engine.admit import admit
+from gateway.engine.cost import fixed_cost, query_cost
+from gateway.engine.documents import DocumentCache
+from gateway.settings import Settings
 
 IDS = [f"org_{i}" for i in range(100)]
 

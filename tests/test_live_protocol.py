@@ -15,8 +15,8 @@ import asyncpg
 import pytest
 from websockets.exceptions import InvalidStatus
 
-from gateway.auth import Principal
-from gateway.config import ConfigError, Settings
+from gateway.auth.principal import Principal
+from gateway.settings import ConfigError, Settings
 from tests.chain_support import WorkspaceMaker, seed
 from tests.support import ATLAS_WS, DEMO_WS, GqlClient
 from tests.ws_support import InProcessServer, TokenAuth, serve_in_process, wait_until

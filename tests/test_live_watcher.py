@@ -10,9 +10,10 @@ from collections.abc import AsyncIterator, Callable
 import asyncpg
 import pytest
 
-from gateway.config import Settings
-from gateway.db import Database, RequestStats, current_stats
+from gateway.db import Database
 from gateway.live.watcher import Feed, Watcher
+from gateway.observe.telemetry import RequestStats, current_stats
+from gateway.settings import Settings
 from tests.chain_support import WorkspaceMaker, emit, seed
 from tests.ws_support import serve_in_process, wait_until, ws_client
 

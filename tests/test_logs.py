@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import orjson
 import pytest
 
-from gateway.logs import JsonFormatter, request_line
+from gateway.observe.logs import JsonFormatter, request_line
 
 INSTANTS = [
     1_700_000_000.0,

@@ -10,11 +10,11 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.parser import text_string_to_metric_families
 
-from gateway import telemetry
-from gateway.config import Settings
-from gateway.metrics import BATCH_BUCKETS as BATCH
-from gateway.metrics import SECONDS_BUCKETS as SECONDS
-from gateway.metrics import BoundedLabel, Metrics
+from gateway.observe import telemetry
+from gateway.observe.metrics import BATCH_BUCKETS as BATCH
+from gateway.observe.metrics import SECONDS_BUCKETS as SECONDS
+from gateway.observe.metrics import BoundedLabel, Metrics
+from gateway.settings import Settings
 from tests.conftest import running_app
 from tests.support import ATLAS_WS, BOREAL_WS, DEMO_WS, GqlClient
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from gateway import cli
-from gateway.config import ConfigError, Settings
+from gateway.settings import ConfigError, Settings
 from tests.conftest import running_app
 from tests.support import DEMO_WS, GqlClient
 

@@ -10,15 +10,15 @@ from typing import Any
 import pytest
 from graphql import ExecutionResult, execute, parse
 
-from gateway import planner
 from gateway.api import workspace as workspace_api
 from gateway.api.schema import build_schema
-from gateway.auth import ANONYMOUS_ALL, Principal
-from gateway.config import Settings
-from gateway.context import Context
+from gateway.auth.principal import ANONYMOUS_ALL, Principal
 from gateway.db import Database
-from gateway.execution import run
-from gateway.fastpath import FastExecutor
+from gateway.engine import planner
+from gateway.engine.execute import run
+from gateway.engine.fastpath import FastExecutor
+from gateway.reads.context import Context
+from gateway.settings import Settings
 from tests.support import ATLAS_WS, DEMO_WS, FRESH_WS
 
 EVENT = "eventId eventType occurredAt payloadText"

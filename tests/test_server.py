@@ -7,8 +7,8 @@ import time
 
 import httpx
 
-from gateway.config import Settings
-from gateway.embedded import EmbeddedPostgres
+from gateway.dev.embedded import EmbeddedPostgres
+from gateway.settings import Settings
 from tests.conftest import running_app
 from tests.support import DEMO_WS, GqlClient, ServerProcess
 

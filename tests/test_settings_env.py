@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from gateway import config_report, dotenv
-from gateway.config import ConfigError, Settings, load_environment
-from gateway.config_report import unknown_variables
+from gateway.settings import ConfigError, Settings, dotenv, load_environment
+from gateway.settings import report as config_report
+from gateway.settings.report import unknown_variables
 from tests.support import REPO
 
 NO_AUTH = {"GATEWAY_AUTH_MODE": "none"}

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from gateway.embedded import EmbeddedPostgres
+from gateway.dev.embedded import EmbeddedPostgres
 from tests.faults import eventually, gateway_backends, gateway_server, locked, waiting_on_locks
 from tests.load import Load, send
 from tests.support import DEMO_WS

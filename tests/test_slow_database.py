@@ -12,9 +12,9 @@ from typing import Any
 import httpx
 
 from gateway.app import create_app
-from gateway.config import Settings
 from gateway.db import Database
-from gateway.embedded import EmbeddedPostgres
+from gateway.dev.embedded import EmbeddedPostgres
+from gateway.settings import Settings
 from tests.faults import eventually, frozen, locked, waiting_on_locks
 from tests.support import DEMO_WS, GqlClient
 

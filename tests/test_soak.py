@@ -31,8 +31,8 @@ import httpx
 import orjson
 import pytest
 
-from gateway.embedded import EmbeddedPostgres
-from gateway.substrate import WRITER_ROLE
+from gateway.dev.embedded import EmbeddedPostgres
+from gateway.dev.substrate.provision import WRITER_ROLE
 from tests.conftest import WRITER_PASSWORD
 from tests.faults import gateway_server
 from tests.load import MIXED_QUERIES, Outcome, percentile, rss_kib

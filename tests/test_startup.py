@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from gateway.embedded import EmbeddedPostgres
-from gateway.startup import Progress, browser_url, provision_steps
+from gateway.dev.embedded import EmbeddedPostgres
+from gateway.dev.startup import Progress, browser_url, provision_steps
 from tests.conftest import READER_PASSWORD, WRITER_PASSWORD
 from tests.support import ServerProcess
 

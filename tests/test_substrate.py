@@ -12,16 +12,14 @@ from typing import Any
 import asyncpg
 import pytest
 
-from gateway.embedded import EmbeddedPostgres
-from gateway.substrate import (
+from gateway.dev.embedded import EmbeddedPostgres
+from gateway.dev.substrate.demo import (
     DEMO_WORKSPACE_ID,
     DEMO_WORKSPACE_IDS,
     FRESH_WORKSPACE_ID,
-    READER_ROLE,
-    WRITER_ROLE,
     demo_tenant_id,
-    provision,
 )
+from gateway.dev.substrate.provision import READER_ROLE, WRITER_ROLE, provision
 
 KRONICLE_TABLES = (
     "agent_scratchpad",

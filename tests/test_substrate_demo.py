@@ -6,7 +6,7 @@ import json
 
 import asyncpg
 
-from gateway.substrate import (
+from gateway.dev.substrate.demo import (
     DEMO_WORKSPACE_ID,
     FRESH_WORKSPACE_ID,
     POPULATED_WORKSPACE_IDS,

@@ -15,7 +15,7 @@ from gateway.api.write_types import (
     emitted,
     unwritten,
 )
-from gateway.context import Context
+from gateway.reads.context import Context
 from gateway.writes.outcomes import EmitRequest, Emitted, ScratchpadRequest, ScratchpadWritten
 from gateway.writes.service import WriteService
 

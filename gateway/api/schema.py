@@ -6,9 +6,9 @@ import functools
 
 import strawberry
 
-from gateway.api.live import Subscription
 from gateway.api.mutation import Mutation
-from gateway.api.workspace import Query
+from gateway.api.query import Query
+from gateway.api.subscription import Subscription
 
 
 @functools.cache

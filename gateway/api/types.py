@@ -12,9 +12,10 @@ from enum import Enum
 import strawberry
 from strawberry.scalars import JSON
 
-from gateway.cursors import Position, encode_cursor
+from gateway.reads.cursors import encode_cursor
 from gateway.surfaces import capabilities as caps
 from gateway.surfaces import charter, constitution, events, policies, scratchpad
+from gateway.surfaces.positions import Position
 
 
 @strawberry.type(description="One event of a workspace's witness hash chain (type `kora.*`).")
@@ -37,7 +38,7 @@ class ChainEvent:
         return encode_cursor(Position.of(self.occurred_at, str(self.event_id)))
 
     @classmethod
-    def from_row(cls, row: events.ChainEvent) -> ChainEvent:
+    def from_row(cls, row: events.ChainEventRow) -> ChainEvent:
         return cls(
             event_id=strawberry.ID(row.event_id),
             event_type=row.event_type,
@@ -84,7 +85,7 @@ class ScratchpadEntry:
     created_at: datetime = strawberry.field(description="When it was written.")
 
     @classmethod
-    def from_row(cls, row: scratchpad.ScratchpadEntry) -> ScratchpadEntry:
+    def from_row(cls, row: scratchpad.ScratchpadRow) -> ScratchpadEntry:
         return cls(
             entry_id=strawberry.ID(row.entry_id),
             agent_id=row.agent_id,
@@ -104,7 +105,7 @@ class Policy:
     updated_at: datetime = strawberry.field(description="When it last changed.")
 
     @classmethod
-    def from_row(cls, row: policies.Policy) -> Policy:
+    def from_row(cls, row: policies.PolicyRow) -> Policy:
         return cls(
             policy_id=strawberry.ID(row.policy_id),
             name=row.name,
@@ -126,7 +127,7 @@ class RoleCharter:
     updated_at: datetime = strawberry.field(description="When this version was written.")
 
     @classmethod
-    def from_row(cls, row: charter.RoleCharter) -> RoleCharter:
+    def from_row(cls, row: charter.CharterRow) -> RoleCharter:
         return cls(
             role=row.role,
             version=row.version,
@@ -179,7 +180,7 @@ class CapabilityRow:
         return [c.name for c in self.capabilities if not c.granted]
 
     @classmethod
-    def of(cls, row: caps.CapabilityRow) -> CapabilityRow:
+    def of(cls, row: caps.CapabilityMatrixRow) -> CapabilityRow:
         """``from_row``, made once per row value: the mirror is one value for the process's
         life, and a row is never changed once made (49 objects less per request)."""
         made = _CAPABILITY_ROWS.get(id(row))
@@ -190,7 +191,7 @@ class CapabilityRow:
         return made[1]
 
     @classmethod
-    def from_row(cls, row: caps.CapabilityRow) -> CapabilityRow:
+    def from_row(cls, row: caps.CapabilityMatrixRow) -> CapabilityRow:
         return cls(
             capabilities=[
                 Capability(name=c.name, group=c.group, granted=c.granted, description=c.description)
@@ -203,5 +204,5 @@ class CapabilityRow:
         )
 
 
-_CAPABILITY_ROWS: dict[int, tuple[caps.CapabilityRow, CapabilityRow]] = {}
+_CAPABILITY_ROWS: dict[int, tuple[caps.CapabilityMatrixRow, CapabilityRow]] = {}
 """Rows already made, by the identity of the surface row (kept with it, so the id stays its)."""

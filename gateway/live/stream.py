@@ -5,18 +5,18 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Final
 
-from gateway.cursors import Position
 from gateway.db import Database
 from gateway.live.watcher import Feed
-from gateway.surfaces.events import ChainEvent
-from gateway.surfaces.live import fetch_events_between, position_of
+from gateway.surfaces.event_feed import fetch_events_between, position_of
+from gateway.surfaces.events import ChainEventRow
+from gateway.surfaces.positions import Position
 
 CATCH_UP_PAGE: Final = 500
 
 
 async def event_stream(
     db: Database, feed: Feed, after: Position | None
-) -> AsyncIterator[ChainEvent]:
+) -> AsyncIterator[ChainEventRow]:
     """Events after ``after`` (or after the subscription started), oldest first, never twice.
 
     The feed receives every event past ``feed.start``; events in ``(after, feed.start]`` are read

@@ -29,13 +29,12 @@ from typing import Any, Final
 import asyncpg
 import orjson
 
-from gateway.config import Settings
-from gateway.cursors import Position
 from gateway.db import Database
 from gateway.errors import GatewayError, Overloaded
-from gateway.event_types import TypeFilter
-from gateway.surfaces.events import ChainEvent
-from gateway.surfaces.live import fetch_head, fetch_new_events, position_of
+from gateway.settings import Settings
+from gateway.surfaces.event_feed import fetch_head, fetch_new_events, position_of
+from gateway.surfaces.events import ChainEventRow
+from gateway.surfaces.positions import Position, TypeFilter
 
 log = logging.getLogger("gateway.live")
 
@@ -51,12 +50,12 @@ class Feed:
     types: TypeFilter | None
     start: Position | None
     """Every event after this position (None: every event) reaches the feed."""
-    queue: asyncio.Queue[ChainEvent | None]
+    queue: asyncio.Queue[ChainEventRow | None]
     on_overflow: Callable[[], None]
     overflowed: bool = False
     closed: bool = False
 
-    def offer(self, event: ChainEvent) -> bool:
+    def offer(self, event: ChainEventRow) -> bool:
         """Queue the event if the feed wants it; False when the feed overflows with it."""
         if self.overflowed or self.closed:
             return True

@@ -18,7 +18,7 @@ Source = Literal["MIRROR", "SUBSTRATE"]
 
 
 @dataclass(frozen=True, slots=True)
-class Capability:
+class CapabilityGrant:
     name: str
     group: str
     granted: bool
@@ -26,8 +26,8 @@ class Capability:
 
 
 @dataclass(frozen=True, slots=True)
-class CapabilityRow:
-    capabilities: tuple[Capability, ...]
+class CapabilityMatrixRow:
+    capabilities: tuple[CapabilityGrant, ...]
     source: Source
     deviation_id: str | None
 
@@ -41,22 +41,24 @@ class CapabilityRow:
 
 
 @functools.cache
-def mirror_row() -> CapabilityRow:
+def mirror_row() -> CapabilityMatrixRow:
     """The mirror, read once per process on first use."""
     text = resources.files("gateway.surfaces").joinpath("capability_mirror.json").read_text("utf-8")
     data = json.loads(text)
     caps = tuple(
-        Capability(c["name"], c["group"], bool(c["granted"]), c.get("description", ""))
+        CapabilityGrant(c["name"], c["group"], bool(c["granted"]), c.get("description", ""))
         for c in data["capabilities"]
     )
-    return CapabilityRow(capabilities=caps, source="MIRROR", deviation_id=data["deviation_id"])
+    return CapabilityMatrixRow(
+        capabilities=caps, source="MIRROR", deviation_id=data["deviation_id"]
+    )
 
 
-def row_from_substrate(granted_by_name: Mapping[str, bool]) -> CapabilityRow:
+def row_from_substrate(granted_by_name: Mapping[str, bool]) -> CapabilityMatrixRow:
     """A row answered by the substrate's tool: its grants, with the mirror's groups and texts."""
     known = {c.name: c for c in mirror_row().capabilities}
     caps = tuple(
-        Capability(
+        CapabilityGrant(
             name,
             known[name].group if name in known else "UNKNOWN",
             bool(granted),
@@ -64,4 +66,4 @@ def row_from_substrate(granted_by_name: Mapping[str, bool]) -> CapabilityRow:
         )
         for name, granted in sorted(granted_by_name.items())
     )
-    return CapabilityRow(capabilities=caps, source="SUBSTRATE", deviation_id=None)
+    return CapabilityMatrixRow(capabilities=caps, source="SUBSTRATE", deviation_id=None)

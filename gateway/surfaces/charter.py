@@ -18,7 +18,7 @@ LIMIT 1
 
 
 @dataclass(frozen=True, slots=True)
-class RoleCharter:
+class CharterRow:
     role: str
     version: int
     title: str
@@ -28,11 +28,11 @@ class RoleCharter:
     updated_at: datetime
 
 
-async def fetch_role_charter(db: Executor, workspace_id: str) -> RoleCharter | None:
+async def fetch_role_charter(db: Executor, workspace_id: str) -> CharterRow | None:
     row = await db.fetchrow("charter.kora", KORA_ROLE_CHARTER, workspace_id)
     if row is None:
         return None
-    return RoleCharter(
+    return CharterRow(
         role=row[0],
         version=row[1],
         title=row[2],

@@ -73,7 +73,7 @@ ORDER BY k.ord, e.occurred_at DESC
 
 
 @dataclass(frozen=True, slots=True)
-class ChainEvent:
+class ChainEventRow:
     event_id: str
     event_type: str
     occurred_at: datetime
@@ -91,11 +91,11 @@ def truncate_payload(text: str | None) -> str:
 
 def _event(
     event_id: str, event_type: str, occurred_at: datetime, payload: str | None
-) -> ChainEvent:
-    return ChainEvent(event_id, event_type, occurred_at, truncate_payload(payload))
+) -> ChainEventRow:
+    return ChainEventRow(event_id, event_type, occurred_at, truncate_payload(payload))
 
 
-async def fetch_recent_events(db: Executor, workspace_id: str, limit: int) -> list[ChainEvent]:
+async def fetch_recent_events(db: Executor, workspace_id: str, limit: int) -> list[ChainEventRow]:
     """The given read (limit first): a workspace's latest ``kora.*`` events, newest first."""
     rows = await db.fetch("events.recent", RECENT_CHAIN_EVENTS_LIMIT_FIRST, workspace_id, limit)
     return [_event(r[0], r[1], r[2], r[3]) for r in rows]
@@ -103,7 +103,7 @@ async def fetch_recent_events(db: Executor, workspace_id: str, limit: int) -> li
 
 async def fetch_recent_events_many(
     db: Executor, keys: Sequence[tuple[str, int]]
-) -> dict[tuple[str, int], list[ChainEvent]]:
+) -> dict[tuple[str, int], list[ChainEventRow]]:
     """The given read for several (workspace id, limit) pairs, in one statement for all."""
     if len(keys) == 1:
         workspace_id, limit = keys[0]
@@ -115,7 +115,7 @@ async def fetch_recent_events_many(
         [k[0] for k in unique],
         [k[1] for k in unique],
     )
-    grouped: list[list[ChainEvent]] = [[] for _ in unique]
+    grouped: list[list[ChainEventRow]] = [[] for _ in unique]
     for r in rows:
         grouped[r[0] - 1].append(_event(r[1], r[2], r[3], r[4]))
     return dict(zip(unique, grouped, strict=True))
@@ -159,7 +159,7 @@ LEFT JOIN LATERAL (
 ORDER BY k.ord, e.occurred_at DESC
 """
 
-TenantEvents = tuple[Tenant, list[ChainEvent]]
+TenantEvents = tuple[Tenant, list[ChainEventRow]]
 
 
 async def fetch_tenants_with_events(

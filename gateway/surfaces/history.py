@@ -15,10 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final, NamedTuple
 
-from gateway.cursors import Position
 from gateway.db import Executor
-from gateway.event_types import TypeFilter
-from gateway.surfaces.events import ChainEvent, truncate_payload
+from gateway.surfaces.events import ChainEventRow, truncate_payload
+from gateway.surfaces.positions import Position, TypeFilter
 
 DEFAULT_FIRST: Final = 50
 
@@ -79,7 +78,7 @@ class HistoryKey(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class HistoryPage:
-    events: tuple[ChainEvent, ...]
+    events: tuple[ChainEventRow, ...]
     has_next: bool
     """More events exist past the last one of the page (older)."""
     has_previous: bool
@@ -116,14 +115,16 @@ async def fetch_history_pages(
         f_name,
         f_prefix,
     )
-    found: list[list[ChainEvent]] = [[] for _ in unique]
+    found: list[list[ChainEventRow]] = [[] for _ in unique]
     previous = [False] * len(unique)
     for r in rows:
         index = r["ord"] - 1
         previous[index] = r["has_previous"]
         if r["event_id"] is not None:
             found[index].append(
-                ChainEvent(r["event_id"], r["event_type"], r["occurred_at"], truncate_payload(r[5]))
+                ChainEventRow(
+                    r["event_id"], r["event_type"], r["occurred_at"], truncate_payload(r[5])
+                )
             )
     pages: dict[HistoryKey, HistoryPage] = {}
     for index, key in enumerate(unique):

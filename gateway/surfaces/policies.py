@@ -19,7 +19,7 @@ ORDER BY name
 
 
 @dataclass(frozen=True, slots=True)
-class Policy:
+class PolicyRow:
     policy_id: str
     name: str
     status: str
@@ -28,6 +28,6 @@ class Policy:
     updated_at: datetime
 
 
-async def fetch_active_policies(db: Executor, workspace_id: str) -> list[Policy]:
+async def fetch_active_policies(db: Executor, workspace_id: str) -> list[PolicyRow]:
     rows = await db.fetch("policies.active", ACTIVE_POLICIES, workspace_id)
-    return [Policy(r[0], r[1], r[2], r[3], orjson.loads(r[4]), r[5]) for r in rows]
+    return [PolicyRow(r[0], r[1], r[2], r[3], orjson.loads(r[4]), r[5]) for r in rows]

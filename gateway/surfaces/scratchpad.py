@@ -34,7 +34,7 @@ LIMIT $2
 
 
 @dataclass(frozen=True, slots=True)
-class ScratchpadEntry:
+class ScratchpadRow:
     entry_id: str
     agent_id: str
     kind: str
@@ -42,15 +42,13 @@ class ScratchpadEntry:
     created_at: datetime
 
 
-async def fetch_own_scratchpad(
-    db: Executor, workspace_id: str, limit: int
-) -> list[ScratchpadEntry]:
+async def fetch_own_scratchpad(db: Executor, workspace_id: str, limit: int) -> list[ScratchpadRow]:
     rows = await db.fetch("scratchpad.own", OWN_SCRATCHPAD, workspace_id, limit)
-    return [ScratchpadEntry(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+    return [ScratchpadRow(r[0], r[1], r[2], r[3], r[4]) for r in rows]
 
 
 async def fetch_cross_agent_scratchpad(
     db: Executor, workspace_id: str, limit: int
-) -> list[ScratchpadEntry]:
+) -> list[ScratchpadRow]:
     rows = await db.fetch("scratchpad.cross_agent", CROSS_AGENT_SCRATCHPAD, workspace_id, limit)
-    return [ScratchpadEntry(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+    return [ScratchpadRow(r[0], r[1], r[2], r[3], r[4]) for r in rows]

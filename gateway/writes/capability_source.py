@@ -13,7 +13,7 @@ import asyncio
 import logging
 from typing import Any
 
-from gateway.surfaces.capabilities import CapabilityRow, mirror_row, row_from_substrate
+from gateway.surfaces.capabilities import CapabilityMatrixRow, mirror_row, row_from_substrate
 from gateway.writes.deferred import CAPABILITY_ROW, TAG
 from gateway.writes.mcp import ToolLink
 from gateway.writes.tool_calls import ToolCallError
@@ -41,10 +41,10 @@ class ToolCapabilitySource:
 
     def __init__(self, link: ToolLink) -> None:
         self._link = link
-        self._running: dict[str, asyncio.Task[CapabilityRow]] = {}
+        self._running: dict[str, asyncio.Task[CapabilityMatrixRow]] = {}
         self._falling_back = False
 
-    async def capability_row(self, workspace_id: str) -> CapabilityRow:
+    async def capability_row(self, workspace_id: str) -> CapabilityMatrixRow:
         tools = self._link.tools
         if tools is None or CAPABILITY_ROW.missing_tool not in tools:
             return mirror_row()
@@ -56,7 +56,7 @@ class ToolCapabilitySource:
             task.add_done_callback(lambda _: self._running.pop(workspace_id, None))
         return await asyncio.shield(task)
 
-    async def _fetch(self, workspace_id: str) -> CapabilityRow:
+    async def _fetch(self, workspace_id: str) -> CapabilityMatrixRow:
         try:
             answer = await self._link.call(
                 CAPABILITY_ROW.missing_tool, {"workspace_id": workspace_id}

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from gateway.surfaces.scratchpad import ScratchpadEntry
+from gateway.surfaces.scratchpad import ScratchpadRow
 from gateway.writes.deferred import Deviation
 
 InvalidReason = Literal[
@@ -65,7 +65,7 @@ class Emitted:
 
 @dataclass(frozen=True, slots=True)
 class ScratchpadWritten:
-    entry: ScratchpadEntry
+    entry: ScratchpadRow
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any, Final
 
-from gateway.surfaces.scratchpad import KORA_AGENT_ID, ScratchpadEntry
+from gateway.surfaces.scratchpad import KORA_AGENT_ID, ScratchpadRow
 from gateway.writes.outcomes import (
     EmitRequest,
     Emitted,
@@ -83,7 +83,7 @@ def emitted(request: EmitRequest, answer: dict[str, Any]) -> Emitted:
 
 
 def scratchpad_written(request: ScratchpadRequest, answer: dict[str, Any]) -> ScratchpadWritten:
-    entry = ScratchpadEntry(
+    entry = ScratchpadRow(
         entry_id=str(uuid.UUID(str(answer["entry_id"]))),
         agent_id=KORA_AGENT_ID,
         kind=request.kind,

@@ -21,8 +21,8 @@ from typing import Any, Protocol, TypeVar
 
 import orjson
 
-from gateway import telemetry
-from gateway.config import Settings
+from gateway.observe import telemetry
+from gateway.settings import Settings
 from gateway.surfaces.scratchpad import KORA_AGENT_ID
 from gateway.surfaces.tenants import Tenant
 from gateway.writes import deferred, results

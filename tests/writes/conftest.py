@@ -9,7 +9,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from gateway.config import Settings
+from gateway.settings import Settings
 from tests.writes.support import McpServerProcess
 
 _serial = itertools.count(1)

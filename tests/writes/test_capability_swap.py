@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
-from gateway.config import Settings
+from gateway.settings import Settings
 from gateway.writes.deferred import TAG
 from tests.conftest import running_app
 from tests.support import DEMO_WS

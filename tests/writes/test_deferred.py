@@ -10,7 +10,7 @@ from collections.abc import Callable
 import asyncpg
 import pytest
 
-from gateway.config import Settings
+from gateway.settings import Settings
 from gateway.writes.deferred import TAG
 from tests.conftest import running_app
 from tests.writes.support import EMIT, READ_BACK, WRITE_SCRATCHPAD, McpServerProcess

@@ -12,7 +12,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from gateway.config import Settings
+from gateway.settings import Settings
 from gateway.writes.deferred import TAG
 from tests.conftest import running_app
 from tests.support import free_port

@@ -13,8 +13,8 @@ import httpx
 from starlette.requests import HTTPConnection
 
 from gateway.app import create_app
-from gateway.auth import Principal
-from gateway.config import Settings
+from gateway.auth.principal import Principal
+from gateway.settings import Settings
 from tests.conftest import running_app
 from tests.support import DEMO_WS, GqlClient
 from tests.writes.support import EMIT, WRITE_SCRATCHPAD, McpServerProcess

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import asyncpg
 
-from gateway.config import Settings
+from gateway.settings import Settings
 from tests.conftest import running_app
 from tests.writes.support import EMIT, McpServerProcess
 from tests.writes.test_deferred import count_rows, emit_input

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 import pytest
 
-from gateway.config import ConfigError, Settings
+from gateway.settings import ConfigError, Settings
 
 NO_AUTH = {"GATEWAY_AUTH_MODE": "none"}  # these tests are about the write settings only
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import asyncpg
 
-from gateway.config import Settings
+from gateway.settings import Settings
 from tests.conftest import running_app
 from tests.test_substrate import CHAIN_ROWS, chain_is_valid
 from tests.writes.support import EMIT, READ_BACK, WRITE_SCRATCHPAD, McpServerProcess

@@ -1,0 +1,1 @@
+"""Credentials → ``Principal``: JWTs (``tokens``), API keys (``api_keys``), or none."""

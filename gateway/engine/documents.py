@@ -1,0 +1,114 @@
+"""Documents: parse and validate once per distinct document (cached).
+
+The cache holds the outcome of parse + validation keyed by the document's text, bounded in
+entries and in document size: a document is validated against a fixed schema and fixed rules, so
+the outcome never changes for the life of the process. What depends on the document alone (its
+sha256, the operation an operation name picks, a cost that no variable changes) is kept with it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from collections.abc import Collection, Hashable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from graphql import (
+    ASTValidationRule,
+    DocumentNode,
+    GraphQLError,
+    GraphQLSchema,
+    OperationDefinitionNode,
+    parse,
+    specified_rules,
+    validate,
+)
+from graphql.utilities import get_operation_ast
+
+Phase = Literal["parse", "validate"]
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A document ready to execute, or the errors that stop it (with the phase that found them)."""
+
+    document: DocumentNode | None
+    errors: tuple[GraphQLError, ...] = ()
+    phase: Phase | None = None
+    document_id: str = ""
+    """sha256 of the document's text (see ``document_id``)."""
+    memo: dict[Hashable, Any] = field(default_factory=dict, compare=False, repr=False)
+    """What later steps derive from the document alone, computed once (bounded by the document:
+    keys must come from its content, never from what a client sends alongside it)."""
+
+    def operation(self, operation_name: str | None) -> OperationDefinitionNode | None:
+        if self.document is None:
+            return None
+        key = ("operation", operation_name)
+        operation: OperationDefinitionNode | None = self.memo.get(key)
+        if operation is None:
+            operation = get_operation_ast(self.document, operation_name)
+            if operation is not None:  # an unknown name is not kept: clients choose names
+                self.memo[key] = operation
+        return operation
+
+
+def document_id(query: str) -> str:
+    """The sha256 hex of a document's text (the Automatic Persisted Queries hash)."""
+    return hashlib.sha256(query.encode("utf-8")).hexdigest()
+
+
+class DocumentCache:
+    """Bounded LRU of parse + validation outcomes."""
+
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        *,
+        rules: Collection[type[ASTValidationRule]] = (),
+        max_entries: int = 1024,
+        max_document_chars: int = 16_384,
+        max_tokens: int | None = None,
+        hide_suggestions: bool = False,
+    ) -> None:
+        self.schema = schema
+        self._rules = (*specified_rules, *rules)
+        self._max_entries = max_entries
+        self._max_document_chars = max_document_chars
+        self._max_tokens = max_tokens
+        self._hide_suggestions = hide_suggestions
+        self._entries: OrderedDict[str, Prepared] = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    def prepare(self, query: str) -> Prepared:
+        cached = self._entries.get(query)
+        if cached is not None:
+            self._entries.move_to_end(query)
+            self.hits += 1
+            return cached
+        self.misses += 1
+        prepared = self._prepare(query)
+        if len(query) <= self._max_document_chars:
+            self._entries[query] = prepared
+            if len(self._entries) > self._max_entries:
+                self._entries.popitem(last=False)
+        return prepared
+
+    def _prepare(self, query: str) -> Prepared:
+        digest = document_id(query)
+        try:
+            document = parse(query, max_tokens=self._max_tokens, no_location=False)
+        except GraphQLError as error:
+            return Prepared(None, (error,), "parse", digest)
+        errors = validate(
+            self.schema,
+            document,
+            self._rules,
+            max_errors=20,
+            hide_suggestions=self._hide_suggestions,
+        )
+        if errors:
+            return Prepared(None, tuple(errors), "validate", digest)
+        return Prepared(document, document_id=digest)

@@ -1,0 +1,59 @@
+"""Execution of a prepared document: by its compiled plan when it has one (``planner``), else
+by graphql-core's executor with the plain-attribute fast path (``fastpath``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    ExecutionResult,
+    GraphQLSchema,
+    OperationDefinitionNode,
+    OperationType,
+    execute,
+)
+from graphql.pyutils import is_awaitable
+
+from gateway.engine import planner
+from gateway.engine.fastpath import FastExecutor
+
+
+def is_mutation(operation: OperationDefinitionNode | None) -> bool:
+    return operation is not None and operation.operation == OperationType.MUTATION
+
+
+async def run(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    *,
+    context: Any,
+    variables: Mapping[str, Any] | None,
+    operation_name: str | None,
+) -> ExecutionResult:
+    """Execute a prepared document: by its compiled plan when it has one (``gateway.planner``),
+    else by graphql-core's executor; awaits only when some resolver is asynchronous."""
+    plan = planner.plan_for(schema, document)
+    if plan is not None and (
+        operation_name is None
+        or (plan.operation.name is not None and plan.operation.name.value == operation_name)
+    ):
+        try:
+            planned = await planner.execute_plan(plan, context, variables)
+        except planner.Irregular:
+            planned = None
+        if planned is not None:
+            return planned
+    result = execute(
+        schema,
+        document,
+        context_value=context,
+        variable_values=dict(variables) if variables else None,
+        operation_name=operation_name,
+        executor_class=FastExecutor,
+    )
+    if is_awaitable(result):
+        result = await result
+    assert isinstance(result, ExecutionResult)
+    return result

@@ -1,0 +1,455 @@
+"""GraphQL over HTTP: request parsing, media types, status codes, error shaping.
+
+Follows the GraphQL-over-HTTP specification: POST with ``application/json`` bodies, GET for
+queries (a mutation over GET is 405), ``application/graphql-response+json`` answered when the
+client accepts it and ``application/json`` for legacy clients. Errors leave as
+``{"message", "locations", "path", "extensions": {"code", ...}}``; anything unexpected is masked and
+logged in full with the request id, which the client also gets (``X-Request-ID``). Each request
+is observed by ``gateway.telemetry`` (log line, metrics, span) and may name a persisted query
+(``gateway.persisted``).
+
+``GraphQLHTTP`` is a plain ASGI app: it reads the scope's headers and the body itself and answers
+with one ``http.response.start`` and one ``http.response.body`` (with ``content-length``), so the
+hot path builds no request or response objects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import os
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+import orjson
+from graphql import GraphQLError, OperationType
+from starlette.datastructures import QueryParams
+from starlette.requests import ClientDisconnect, HTTPConnection, Request
+from starlette.types import Receive, Scope, Send
+
+from gateway import errors as codes
+from gateway.auth.principal import Authenticator
+from gateway.db import Database
+from gateway.engine.admit import admit
+from gateway.engine.documents import DocumentCache, document_id
+from gateway.engine.execute import is_mutation, run
+from gateway.engine.persisted import PersistedQueries, Resolution
+from gateway.engine.shaping import format_error
+from gateway.errors import GatewayError, PersistedQueryError, QueryTimeout
+from gateway.observe.telemetry import RequestRecord, Telemetry, current_stats
+from gateway.observe.tracing import Tracing
+from gateway.reads.context import Context
+from gateway.transport.inflight import InFlight
+
+log = logging.getLogger("gateway.request")
+
+GRAPHQL_RESPONSE: Final = "application/graphql-response+json"
+JSON: Final = "application/json"
+_REQUEST_ID: Final = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
+_MEDIA_TYPES: Final = {
+    media: f"{media}; charset=utf-8".encode("latin-1") for media in (GRAPHQL_RESPONSE, JSON)
+}
+
+Answer = tuple[int, list[tuple[bytes, bytes]], bytes]
+"""Status, headers and body of a response."""
+
+
+class RequestError(Exception):
+    """A request that is not a well-formed GraphQL-over-HTTP request."""
+
+    def __init__(self, status: int, message: str, *, headers: Mapping[str, str] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = dict(headers or {})
+
+
+@dataclass(frozen=True, slots=True)
+class Params:
+    query: str
+    variables: dict[str, Any] | None
+    operation_name: str | None
+    extensions: dict[str, Any] | None
+
+
+def negotiate(accept: str | None) -> str | None:
+    """The media type to answer with, or None when the client accepts neither."""
+    if not accept:
+        return JSON
+    best: tuple[float, int, str] | None = None
+    for index, part in enumerate(accept.split(",")):
+        fields = [f.strip() for f in part.split(";")]
+        media = fields[0].lower()
+        q = 1.0
+        for f in fields[1:]:
+            if f.startswith("q="):
+                try:
+                    q = float(f[2:])
+                except ValueError:
+                    q = 0.0
+        if q <= 0:
+            continue
+        if media == GRAPHQL_RESPONSE:
+            chosen = GRAPHQL_RESPONSE
+        elif media in (JSON, "application/*", "*/*"):
+            chosen = JSON
+        else:
+            continue
+        rank = (q, -index, chosen)
+        if best is None or rank[:2] > best[:2]:
+            best = rank
+    return None if best is None else best[2]
+
+
+def _json_field(raw: Any, name: str) -> dict[str, Any] | None:
+    if raw is None:
+        return None
+    if isinstance(raw, str):
+        try:
+            raw = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            raise RequestError(400, f"`{name}` is not valid JSON.") from None
+        if raw is None:
+            return None
+    if not isinstance(raw, dict):
+        raise RequestError(400, f"`{name}` must be a JSON object.")
+    return raw
+
+
+def params_from(data: Mapping[str, Any], *, from_url: bool) -> Params:
+    query = data.get("query")
+    extensions = _json_field(data.get("extensions"), "extensions")
+    if query is None and extensions and "persistedQuery" in extensions:
+        query = ""
+    if not isinstance(query, str):
+        raise RequestError(400, "`query` must be a string holding a GraphQL document.")
+    operation_name = data.get("operationName")
+    if operation_name == "" and from_url:
+        operation_name = None
+    if operation_name is not None and not isinstance(operation_name, str):
+        raise RequestError(400, "`operationName` must be a string or null.")
+    variables = _json_field(data.get("variables"), "variables")
+    return Params(query, variables, operation_name, extensions)
+
+
+def request_ids() -> Iterator[str]:
+    """Request ids for requests that bring none: 32 hex digits, a random prefix per process and
+    a counter (as unique as random ids, without a system call each)."""
+    prefix = os.urandom(8).hex()
+    for n in itertools.count(1):
+        yield f"{prefix}{n:016x}"
+
+
+def headers_of(scope: Scope) -> dict[str, str]:
+    """The request's headers by name; the first of repeated headers (as Starlette's ``get``)."""
+    headers: dict[str, str] = {}
+    for name, value in scope["headers"]:
+        key = name.decode("latin-1")
+        if key not in headers:
+            headers[key] = value.decode("latin-1")
+    return headers
+
+
+async def read_body(receive: Receive, declared: str | None, limit: int) -> bytes:
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise RequestError(413, f"The request body is larger than {limit} bytes.")
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.request":
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise RequestError(413, f"The request body is larger than {limit} bytes.")
+            if not message.get("more_body", False):
+                if not chunks:
+                    return bytes(chunk)
+                chunks.append(chunk)
+                return b"".join(chunks)
+            chunks.append(chunk)
+        elif message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+
+
+async def read_params(
+    scope: Scope, receive: Receive, headers: Mapping[str, str], max_body: int
+) -> Params:
+    if scope["method"] == "GET":
+        return params_from(QueryParams(scope["query_string"]), from_url=True)
+    content_type = headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != JSON:
+        raise RequestError(415, "Send the request as `Content-Type: application/json`.")
+    body = await read_body(receive, headers.get("content-length"), max_body)
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise RequestError(400, "The request body is not valid JSON.") from None
+    if isinstance(data, list):
+        raise RequestError(400, "Batched requests are not supported: send one operation each.")
+    if not isinstance(data, dict):
+        raise RequestError(400, "The request body must be a JSON object.")
+    return params_from(data, from_url=False)
+
+
+def _status_for(
+    data: dict[str, Any] | None, errors: list[GraphQLError], body: dict[str, Any]
+) -> tuple[int, dict[str, Any], dict[str, str]]:
+    """200, unless the whole request failed for one of the database's reasons (503/504)."""
+    whole_failed = data is None or all(value is None for value in data.values())
+    originals = [e.original_error for e in errors]
+    if not errors or not whole_failed:
+        return 200, body, {}
+    if not all(isinstance(o, GatewayError) and o.http_status in (503, 504) for o in originals):
+        return 200, body, {}
+    failures = [o for o in originals if isinstance(o, GatewayError)]
+    status = max(f.http_status for f in failures)
+    retry = [f.retry_after for f in failures if f.retry_after is not None]
+    return status, body, ({"Retry-After": str(max(retry))} if retry else {})
+
+
+class GraphQLHTTP:
+    """The ``/graphql`` endpoint for GET and POST."""
+
+    def __init__(
+        self,
+        *,
+        settings: Any,
+        db: Database,
+        documents: DocumentCache,
+        authenticator: Authenticator,
+        graphiql: Any = None,
+        capability_source: Any = None,
+        telemetry: Telemetry | None = None,
+        persisted: PersistedQueries | None = None,
+        writes: Any = None,
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.documents = documents
+        self.authenticator = authenticator
+        self.graphiql = graphiql
+        self.capability_source = capability_source
+        if telemetry is None:
+            telemetry = Telemetry(metrics=None, tracing=Tracing())
+        if persisted is None:
+            persisted = PersistedQueries(mode="off", max_bytes=0)
+        self.telemetry = telemetry
+        self.persisted = persisted
+        self.writes = writes
+        self.admission = InFlight(settings.max_inflight)
+        self._ids = request_ids()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """ASGI: one GraphQL-over-HTTP request."""
+        headers = headers_of(scope)
+        method = scope["method"]
+        accept = headers.get("accept")
+        if (
+            method == "GET"
+            and self.graphiql is not None
+            and "text/html" in (accept or "")
+            and "query" not in QueryParams(scope["query_string"])
+        ):
+            page = self.graphiql(Request(scope, receive))
+            await page(scope, receive, send)
+            return
+        raw_id = headers.get("x-request-id", "")
+        record = RequestRecord(
+            request_id=raw_id if _REQUEST_ID.match(raw_id) else next(self._ids),
+            method=method,
+        )
+        with self.telemetry.request(record, path=scope["path"], headers=headers):
+            if not self.admission.try_enter():
+                status, raw, body = self._refuse(accept, record)
+            else:
+                try:
+                    status, raw, body = await self._handle(scope, receive, headers, record)
+                finally:
+                    self.admission.leave()
+        await send({"type": "http.response.start", "status": status, "headers": raw})
+        await send({"type": "http.response.body", "body": body})
+
+    def _refuse(self, accept: str | None, record: RequestRecord) -> Answer:
+        """OVERLOADED at once, body unread: a flood costs a short answer, never a waiting task."""
+        exc = self.admission.refusal()
+        body = {"errors": [{"message": exc.message, "extensions": exc.to_extensions()}]}
+        headers = {"Retry-After": str(exc.retry_after)}
+        return self._respond(exc.http_status, body, negotiate(accept) or JSON, record, headers)
+
+    async def _handle(
+        self, scope: Scope, receive: Receive, headers: Mapping[str, str], record: RequestRecord
+    ) -> Answer:
+        method = scope["method"]
+        if method not in ("GET", "POST"):
+            return self._error(405, "Use GET or POST.", JSON, record, {"Allow": "GET, POST"})
+        media = negotiate(headers.get("accept"))
+        if media is None:
+            message = "Accept application/graphql-response+json or application/json."
+            return self._error(406, message, JSON, record)
+        try:
+            principal = await self.authenticator.authenticate(HTTPConnection(scope))
+            params = await read_params(scope, receive, headers, self.settings.max_body_bytes)
+            record.operation_name = params.operation_name
+            resolution = self.persisted.resolve(params.query, params.extensions)
+        except GatewayError as exc:
+            status = exc.http_status
+            headers = self._auth_headers(exc)
+            if isinstance(exc, PersistedQueryError):
+                record.persisted = exc.lookup
+                status = exc.json_status if media == JSON else exc.http_status
+                headers["Cache-Control"] = "no-store"
+            refusal: dict[str, Any] = {
+                "errors": [{"message": exc.message, "extensions": exc.to_extensions()}]
+            }
+            return self._respond(status, refusal, media, record, headers)
+        except RequestError as exc:
+            return self._error(exc.status, exc.message, media, record, exc.headers)
+        record.persisted = resolution.result
+        record.document_id = resolution.document_id
+        ctx = Context(
+            settings=self.settings,
+            db=self.db,
+            principal=principal,
+            request_id=record.request_id,
+            capability_source=self.capability_source,
+            writes=self.writes,
+        )
+        record.stats = ctx.stats
+        try:
+            status, body, extra = await self._execute(
+                method, params, resolution, ctx, media, record
+            )
+        finally:
+            record.workspaces = sorted(ctx.workspace_ids)
+            ctx.close()
+        return self._respond(status, body, media, record, extra)
+
+    async def _execute(
+        self,
+        method: str,
+        params: Params,
+        resolution: Resolution,
+        ctx: Context,
+        media: str,
+        record: RequestRecord,
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
+        query = resolution.query
+        admission = admit(
+            self.documents,
+            self.settings,
+            query=query,
+            operation_name=params.operation_name,
+            variables=params.variables,
+            request_id=ctx.request_id,
+        )
+        request_failed = 400 if media == GRAPHQL_RESPONSE else 200
+        if admission.too_large:
+            return (413 if media == GRAPHQL_RESPONSE else 200), {"errors": admission.errors}, {}
+        prepared = admission.prepared
+        if record.document_id is None:
+            record.document_id = (
+                prepared.document_id if prepared is not None else document_id(query)
+            )
+        if resolution.registers and prepared is not None and prepared.document is not None:
+            self.persisted.register(resolution)
+            record.persisted = "registered"
+        operation = admission.operation
+        if operation is not None:
+            record.operation_name = operation.name.value if operation.name else None
+            record.operation_type = operation.operation.value
+        if admission.errors or prepared is None or prepared.document is None or operation is None:
+            return request_failed, {"errors": admission.errors}, {}
+        if operation.operation == OperationType.SUBSCRIPTION:
+            body: dict[str, Any] = {
+                "errors": [
+                    {
+                        "message": "Subscriptions are served over WebSocket at /graphql with "
+                        "the graphql-transport-ws protocol.",
+                        "extensions": {"code": codes.BAD_REQUEST},
+                    }
+                ]
+            }
+            return request_failed, body, {}
+        if method == "GET" and is_mutation(operation):
+            body = {
+                "errors": [
+                    {
+                        "message": "Mutations are only accepted over POST.",
+                        "extensions": {"code": codes.BAD_REQUEST},
+                    }
+                ]
+            }
+            return 405, body, {"Allow": "POST"}
+        # A mutation is never cut midway (each write is bounded by GATEWAY_MCP_CALL_TIMEOUT and
+        # says itself whether it was written); a query is cut at GATEWAY_REQUEST_TIMEOUT.
+        deadline = None if is_mutation(operation) else self.settings.request_timeout
+        token = current_stats.set(ctx.stats)
+        try:
+            async with asyncio.timeout(deadline):
+                result = await run(
+                    self.documents.schema,
+                    prepared.document,
+                    context=ctx,
+                    variables=params.variables,
+                    operation_name=params.operation_name,
+                )
+        except TimeoutError:
+            late = QueryTimeout(
+                f"The request did not finish within {self.settings.request_timeout:g} s "
+                "(GATEWAY_REQUEST_TIMEOUT); ask for less or retry."
+            )
+            failed = {"message": late.message, "extensions": late.to_extensions()}
+            return late.http_status, {"errors": [failed], "data": None}, {}
+        finally:
+            current_stats.reset(token)
+        body = {}
+        if result.errors:
+            body["errors"] = [
+                format_error(e, phase=None, request_id=ctx.request_id) for e in result.errors
+            ]
+        if result.data is None and result.errors and all(e.path is None for e in result.errors):
+            # Variables that could not be coerced: a request error, no data entry.
+            return request_failed, body, {}
+        body["data"] = result.data
+        return _status_for(result.data, result.errors or [], body)
+
+    def _auth_headers(self, exc: GatewayError) -> dict[str, str]:
+        if isinstance(exc, codes.Unauthenticated):
+            challenge = self.authenticator.challenge
+            if exc.extensions.get("reason") == "invalid_token":
+                challenge += ', error="invalid_token"'
+            return {"WWW-Authenticate": challenge}
+        return {}
+
+    def _respond(
+        self,
+        status: int,
+        body: dict[str, Any],
+        media: str,
+        record: RequestRecord,
+        headers: Mapping[str, str] | None = None,
+    ) -> Answer:
+        record.answered(status, body)
+        payload = orjson.dumps(body)
+        # GET /graphql answers HTML (GraphiQL) or JSON by Accept: caches must key on it.
+        raw = [(b"x-request-id", record.request_id.encode("latin-1")), (b"vary", b"Accept")]
+        if headers:
+            raw += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+        raw.append((b"content-length", str(len(payload)).encode("latin-1")))
+        raw.append((b"content-type", _MEDIA_TYPES[media]))
+        return status, raw, payload
+
+    def _error(
+        self,
+        status: int,
+        message: str,
+        media: str,
+        record: RequestRecord,
+        headers: Mapping[str, str] | None = None,
+    ) -> Answer:
+        body = {"errors": [{"message": message, "extensions": {"code": codes.BAD_REQUEST}}]}
+        return self._respond(status, body, media, record, headers)

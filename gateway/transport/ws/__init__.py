@@ -1,0 +1,1 @@
+"""GraphQL over WebSocket at ``/graphql``: the graphql-transport-ws protocol."""

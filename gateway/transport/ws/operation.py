@@ -1,0 +1,166 @@
+"""One operation of a WebSocket: a subscription streamed as `next` messages, or a single result.
+
+Runs through graphql-core's ``subscribe`` (subscriptions) or the HTTP path's ``run`` (queries),
+against the schema and document cache HTTP uses, and shapes errors exactly as HTTP does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from typing import Any, cast
+
+from graphql import ExecutionResult, OperationType, subscribe
+from graphql.pyutils import is_awaitable
+
+from gateway.engine.admit import admit
+from gateway.engine.documents import DocumentCache
+from gateway.engine.execute import run
+from gateway.engine.shaping import format_error
+from gateway.errors import GatewayError
+from gateway.observe.telemetry import current_stats
+from gateway.reads.context import Context
+from gateway.transport.ws.protocol import GONE, SubscribePayload
+
+log = logging.getLogger("gateway.live")
+
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+class Operation:
+    """Runs one `subscribe` message to its end and sends what it produces."""
+
+    def __init__(
+        self,
+        ident: str,
+        payload: SubscribePayload,
+        ctx: Context,
+        documents: DocumentCache,
+        send: Send,
+    ) -> None:
+        self.ident = ident
+        self.payload = payload
+        self.ctx = ctx
+        self.documents = documents
+        self._send = send
+        self.outcome = "ok"
+        self.sent = 0
+        self.started = time.perf_counter()
+
+    async def run(self) -> None:
+        """Execute, send the results, and end the operation's feeds however it ends."""
+        ctx = self.ctx
+        stats_token = current_stats.set(ctx.stats)
+        try:
+            await self._execute()
+        except GONE:
+            self.outcome = "disconnected"
+        except GatewayError as exc:
+            self.outcome = exc.code
+            await self._error_quietly({"message": exc.message, "extensions": exc.to_extensions()})
+        except Exception:
+            self.outcome = "INTERNAL_SERVER_ERROR"
+            log.exception("live operation failed", extra={"request_id": ctx.request_id})
+            await self._error_quietly(
+                {
+                    "message": "Internal server error.",
+                    "extensions": {"code": "INTERNAL_SERVER_ERROR", "requestId": ctx.request_id},
+                }
+            )
+        except BaseException:
+            self.outcome = "cancelled"
+            raise
+        finally:
+            current_stats.reset(stats_token)
+            if ctx.live is not None:
+                ctx.live.close()
+
+    def log(self, *, connection_id: str) -> None:
+        log.info(
+            "live operation",
+            extra={
+                "connection_id": connection_id,
+                "request_id": self.ctx.request_id,
+                "operation": self.payload.operation_name,
+                "workspaces": sorted(self.ctx.workspace_ids),
+                "outcome": self.outcome,
+                "results_sent": self.sent,
+                "duration_ms": round((time.perf_counter() - self.started) * 1000, 3),
+                "sql_statements": len(self.ctx.stats.statements),
+            },
+        )
+
+    # -- steps ----------------------------------------------------------------------------------
+
+    async def _execute(self) -> None:
+        payload = self.payload
+        admission = admit(
+            self.documents,
+            self.ctx.settings,
+            query=payload.query,
+            operation_name=payload.operation_name,
+            variables=payload.variables,
+            request_id=self.ctx.request_id,
+        )
+        prepared, operation = admission.prepared, admission.operation
+        if admission.errors or prepared is None or prepared.document is None or operation is None:
+            return await self._error(*admission.errors)
+        if operation.operation != OperationType.SUBSCRIPTION:
+            result = await run(
+                self.documents.schema,
+                prepared.document,
+                context=self.ctx,
+                variables=payload.variables,
+                operation_name=payload.operation_name,
+            )
+            return await self._single(result)
+        outcome = subscribe(
+            self.documents.schema,
+            prepared.document,
+            context_value=self.ctx,
+            variable_values=payload.variables,
+            operation_name=payload.operation_name,
+        )
+        if is_awaitable(outcome):
+            outcome = await outcome
+        if isinstance(outcome, ExecutionResult):
+            return await self._single(outcome)
+        stream = cast(AsyncGenerator[ExecutionResult, None], outcome)
+        try:
+            async for result in stream:
+                await self._next(result)
+        finally:
+            with contextlib.suppress(Exception):
+                await stream.aclose()
+        await self._send({"id": self.ident, "type": "complete"})
+
+    async def _single(self, result: ExecutionResult) -> None:
+        if result.data is None and result.errors:
+            # Nothing ran (variables, authorization, a refused subscription): an `error` message.
+            return await self._error(*self._shape(result)["errors"])
+        await self._next(result)
+        await self._send({"id": self.ident, "type": "complete"})
+
+    async def _next(self, result: ExecutionResult) -> None:
+        await self._send({"id": self.ident, "type": "next", "payload": self._shape(result)})
+        self.sent += 1
+
+    def _shape(self, result: ExecutionResult) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if result.errors:
+            rid = self.ctx.request_id
+            out["errors"] = [format_error(e, phase=None, request_id=rid) for e in result.errors]
+        out["data"] = result.data
+        return out
+
+    async def _error(self, *errors: dict[str, Any]) -> None:
+        if self.outcome == "ok":
+            codes_seen = [e.get("extensions", {}).get("code", "") for e in errors]
+            self.outcome = str(codes_seen[0]) if codes_seen else "error"
+        await self._send({"id": self.ident, "type": "error", "payload": list(errors)})
+
+    async def _error_quietly(self, error: dict[str, Any]) -> None:
+        with contextlib.suppress(*GONE):
+            await self._error(error)
