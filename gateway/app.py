@@ -25,8 +25,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from gateway.api.schema import build_schema
+from gateway.auth.bearer import Authenticator
 from gateway.auth.configure import build_authenticator
-from gateway.auth.principal import Authenticator
 from gateway.db import Database
 from gateway.engine.documents import DocumentCache
 from gateway.engine.persisted import build_persisted

@@ -85,4 +85,6 @@ def test_healthcheck_passes_on_a_live_gateway_and_fails_without_one(
 def test_the_build_context_holds_what_the_build_copies(kept: str) -> None:
     ignore = (REPO / ".dockerignore").read_text("utf-8").splitlines()
     assert f"!{kept}" in ignore
-    assert "gateway/transport/static/vendor/" in ignore  # fetched in the image, never sent from here
+    assert (
+        "gateway/transport/static/vendor/" in ignore
+    )  # fetched in the image, never sent from here

@@ -12,12 +12,12 @@ import strawberry
 from graphql import ExecutionResult, execute, parse
 from graphql.execution import Executor
 
-from gateway.engine import fastpath
 from gateway.api.schema import build_schema
-from gateway.auth.principal import ANONYMOUS_ALL
 from gateway.db import Database
+from gateway.engine import fastpath
 from gateway.engine.fastpath import FastExecutor
 from gateway.reads.context import Context
+from gateway.reads.principal import ANONYMOUS_ALL
 from gateway.settings import Settings
 from tests.support import DEMO_WS, FRESH_WS
 

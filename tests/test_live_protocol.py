@@ -15,7 +15,7 @@ import asyncpg
 import pytest
 from websockets.exceptions import InvalidStatus
 
-from gateway.auth.principal import Principal
+from gateway.reads.principal import Principal
 from gateway.settings import ConfigError, Settings
 from tests.chain_support import WorkspaceMaker, seed
 from tests.support import ATLAS_WS, DEMO_WS, GqlClient

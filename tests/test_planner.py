@@ -12,12 +12,12 @@ from graphql import ExecutionResult, execute, parse
 
 from gateway.api import workspace as workspace_api
 from gateway.api.schema import build_schema
-from gateway.auth.principal import ANONYMOUS_ALL, Principal
 from gateway.db import Database
 from gateway.engine import planner
 from gateway.engine.execute import run
 from gateway.engine.fastpath import FastExecutor
 from gateway.reads.context import Context
+from gateway.reads.principal import ANONYMOUS_ALL, Principal
 from gateway.settings import Settings
 from tests.support import ATLAS_WS, DEMO_WS, FRESH_WS
 

@@ -83,7 +83,8 @@ def test_the_gateway_imports_without_opentelemetry() -> None:
         "import gateway.app, gateway.cli, gateway.transport.http, gateway.db\n"
         "from gateway.observe.tracing import build_tracing\n"
         "from gateway.settings import Settings\n"
-        "settings = Settings.from_env({'OTEL_TRACES_EXPORTER': 'otlp', 'GATEWAY_AUTH_MODE': 'none'})\n"
+        "environ = {'OTEL_TRACES_EXPORTER': 'otlp', 'GATEWAY_AUTH_MODE': 'none'}\n"
+        "settings = Settings.from_env(environ)\n"
         "assert not build_tracing(settings).enabled\n"
     )
     run = subprocess.run(

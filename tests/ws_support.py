@@ -18,8 +18,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from gateway.app import create_app
-from gateway.auth.principal import Principal
 from gateway.errors import Unauthenticated
+from gateway.reads.principal import Principal
 from gateway.settings import Settings
 from tests.chain_support import OwnedWorkspace, WorkspaceMaker, emit
 from tests.support import ServerProcess, free_port

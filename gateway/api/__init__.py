@@ -1,0 +1,1 @@
+"""The GraphQL schema: Strawberry types and roots, thin (they call ``reads`` and ``writes``)."""

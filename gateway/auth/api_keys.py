@@ -15,8 +15,9 @@ from typing import Final
 
 from starlette.requests import HTTPConnection
 
-from gateway.auth.principal import REALM, Principal, bearer_token
+from gateway.auth.bearer import REALM, bearer_token
 from gateway.errors import Unauthenticated
+from gateway.reads.principal import Principal
 
 API_KEY_PREFIX: Final = "kgw_"
 

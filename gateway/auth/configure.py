@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from gateway.auth.api_keys import ApiKeyAuth
-from gateway.auth.principal import Authenticator, NoAuth
+from gateway.auth.bearer import Authenticator, NoAuth
 from gateway.auth.tokens import JwksCache, JwtAuth
 from gateway.settings import ConfigError, Settings
 

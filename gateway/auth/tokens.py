@@ -19,8 +19,9 @@ from typing import Any, Final
 import jwt
 from starlette.requests import HTTPConnection
 
-from gateway.auth.principal import REALM, Principal, bearer_token
+from gateway.auth.bearer import REALM, bearer_token
 from gateway.errors import Unauthenticated
+from gateway.reads.principal import Principal
 
 log = logging.getLogger("gateway.auth")
 

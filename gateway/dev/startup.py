@@ -105,8 +105,8 @@ async def provision_steps(
     """``provision.provision``, one step at a time (idempotent, like it)."""
     import asyncpg
 
-    from gateway.dev.substrate import provision as substrate
     from gateway.dev.substrate import demo as demo_data
+    from gateway.dev.substrate import provision as substrate
 
     conn = await asyncpg.connect(admin_dsn)
     try:

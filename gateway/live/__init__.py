@@ -1,1 +1,1 @@
-"""Live subscriptions over WebSocket: the graphql-transport-ws endpoint and the watcher."""
+"""Live events: the process's watcher of new chain events, and each subscriber's stream."""

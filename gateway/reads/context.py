@@ -6,13 +6,13 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from gateway.auth.principal import Principal
 from gateway.db import Database
 from gateway.errors import BadUserInput, Forbidden
 from gateway.live.feeds import LiveFeeds
 from gateway.observe.telemetry import RequestStats
 from gateway.reads import prefetch
 from gateway.reads.loaders import LIMITED, Loaders, RlsRead, shared
+from gateway.reads.principal import Principal
 from gateway.settings import Settings
 from gateway.surfaces import capabilities, charter, events, policies, scratchpad
 from gateway.surfaces.chain import ChainLink

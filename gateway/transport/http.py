@@ -31,7 +31,7 @@ from starlette.requests import ClientDisconnect, HTTPConnection, Request
 from starlette.types import Receive, Scope, Send
 
 from gateway import errors as codes
-from gateway.auth.principal import Authenticator
+from gateway.auth.bearer import Authenticator
 from gateway.db import Database
 from gateway.engine.admit import admit
 from gateway.engine.documents import DocumentCache, document_id

@@ -13,7 +13,7 @@ import httpx
 from starlette.requests import HTTPConnection
 
 from gateway.app import create_app
-from gateway.auth.principal import Principal
+from gateway.reads.principal import Principal
 from gateway.settings import Settings
 from tests.conftest import running_app
 from tests.support import DEMO_WS, GqlClient

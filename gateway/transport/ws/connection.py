@@ -22,13 +22,13 @@ from urllib.parse import urlsplit
 import orjson
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from gateway.auth.principal import Principal
 from gateway.db import Database
 from gateway.engine.documents import DocumentCache
 from gateway.errors import BadUserInput, GatewayError
 from gateway.live.feeds import LiveFeeds
 from gateway.live.watcher import Watcher
 from gateway.reads.context import Context
+from gateway.reads.principal import Principal
 from gateway.settings import Settings
 from gateway.transport.ws import protocol as messages
 from gateway.transport.ws.operation import Operation

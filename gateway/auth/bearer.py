@@ -1,4 +1,4 @@
-"""Credentials → Principal: who is asking and which workspaces they hold.
+"""Bearer credentials → ``Principal`` (``gateway.reads.principal``): the authenticator protocol.
 
 Modes (``GATEWAY_AUTH_MODE``):
 - ``jwt``: ``Authorization: Bearer <JWT>`` (``gateway.auth.tokens``).
@@ -9,32 +9,16 @@ Modes (``GATEWAY_AUTH_MODE``):
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import Final, Protocol
 
 from starlette.requests import HTTPConnection
 
 from gateway.errors import Unauthenticated
+from gateway.reads.principal import ANONYMOUS_ALL, Principal
 
 log = logging.getLogger("gateway.auth")
 
 REALM: Final = 'Bearer realm="kora-gateway"'
-
-
-@dataclass(frozen=True, slots=True)
-class Principal:
-    """An authenticated caller. ``workspaces`` None means every workspace (auth mode ``none``)."""
-
-    subject: str
-    workspaces: frozenset[str] | None
-    expires_at: float | None = None
-    """Unix time after which the credentials are no longer valid (a JWT's exp plus leeway)."""
-
-    def may_access(self, workspace_id: str) -> bool:
-        return self.workspaces is None or workspace_id in self.workspaces
-
-
-ANONYMOUS_ALL = Principal(subject="anonymous", workspaces=None)
 
 
 class Authenticator(Protocol):

@@ -1,0 +1,2 @@
+"""Telemetry: the request log line, Prometheus metrics and OpenTelemetry tracing (imported by
+every layer, importing none of them)."""
