@@ -44,15 +44,23 @@ _UNAVAILABLE: Final = (
 )
 
 
-def translate(exc: BaseException) -> GatewayError | None:
+def translate(exc: BaseException, conn: asyncpg.Connection | None = None) -> GatewayError | None:
     """The gateway error an asyncpg or socket error stands for (the single translation point);
-    None for anything else, gateway errors included: those propagate as they are."""
+    None for anything else, gateway errors included: those propagate as they are.
+
+    asyncpg raises ``InterfaceError`` both when the connection is gone and for a programming
+    error (a wrong number of arguments, two operations at once on one connection): with the
+    connection that raised it (``conn``) still open, it is a bug, not an outage, and propagates
+    (masked as INTERNAL_SERVER_ERROR for the client, logged in full, the connection kept).
+    """
     if isinstance(exc, GatewayError):
         return None
     if isinstance(exc, asyncpg.QueryCanceledError | TimeoutError):
         # QueryCanceledError: the server's statement_timeout. TimeoutError (a subclass of
         # OSError, so tested first): the client-side backstop when the server stops answering.
         return QueryTimeout("The database took too long to answer; try a smaller request.")
+    if isinstance(exc, asyncpg.InterfaceError) and conn is not None and not conn.is_closed():
+        return None
     if isinstance(exc, _UNAVAILABLE):
         return DatabaseUnavailable("The database is unavailable; retry shortly.")
     return None
@@ -104,7 +112,7 @@ async def _fetch(
     except BaseException as exc:
         if observer is not None and observer.metrics is not None:
             observer.metrics.statement(name, time.perf_counter() - started, failed=True)
-        mapped = translate(exc)
+        mapped = translate(exc, conn)
         if mapped is None:
             raise
         raise mapped from exc
@@ -303,7 +311,7 @@ class RlsTransaction:
             # (no nesting here); a transaction left open is rolled back by the pool's release.
             await conn.execute("BEGIN READ ONLY")
         except BaseException as exc:
-            mapped = translate(exc)
+            mapped = translate(exc, conn)
             broken = isinstance(mapped, DatabaseUnavailable)
             await self._db._checkin(self._pool, conn, broken=broken)
             if mapped is None:
@@ -322,7 +330,7 @@ class RlsTransaction:
                 try:
                     await conn.execute("ROLLBACK")
                 except Exception as rollback_error:
-                    mapped = translate(rollback_error)
+                    mapped = translate(rollback_error, conn)
                     if mapped is None:
                         raise
                     failure = mapped
