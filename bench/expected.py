@@ -39,7 +39,7 @@ FROM kronicle.role_charters WHERE role = 'kora' ORDER BY version DESC LIMIT 1
 SCRATCHPAD: Final = """
 SELECT entry_id::text, agent_id, kind, content, created_at
 FROM kronicle.agent_scratchpad WHERE (agent_id = 'kora') = $1
-ORDER BY created_at DESC LIMIT 100
+ORDER BY created_at DESC, entry_id DESC LIMIT 100
 """
 SET_WORKSPACE: Final = "SELECT set_config('app.workspace_id', $1, true)"
 

@@ -32,6 +32,7 @@ from graphql import (
     DirectiveNode,
     FieldNode,
     FragmentDefinitionNode,
+    GraphQLError,
     GraphQLLeafType,
     GraphQLList,
     GraphQLNonNull,
@@ -192,7 +193,13 @@ def isoformat(value: Any) -> Any:
 def build_slots(
     return_type: GraphQLObjectType, grouped: dict[str, FieldDetailsList]
 ) -> tuple[Slot, ...] | None:
-    """The fast plan for one selection of ``return_type``, or None when it does not qualify."""
+    """The fast plan for one selection of ``return_type``, or None when it does not qualify.
+
+    A selection that reads nothing from its object (only ``__typename``, or every field skipped)
+    does not qualify: completing it would never touch the value, so an awaitable standing for the
+    object (``workspaces(ids:)`` answers a list of them) would pass for the object itself instead
+    of being awaited and failing or answering null.
+    """
     slots: list[Slot] = []
     for key, details in grouped.items():
         if any(d.defer_usage is not None for d in details):
@@ -203,6 +210,8 @@ def build_slots(
         if slot is None:
             return None
         slots.append(slot)
+    if all(slot[1] is None for slot in slots):
+        return None
     return tuple(slots)
 
 
@@ -284,7 +293,13 @@ class FastExecutor(Executor):  # type: ignore[type-arg]
         cached = self._plans.get(key)
         if cached is not None:
             return cached[1]
-        grouped, defer_usages, _forbidden = self.collect_subfields(return_type, details)
+        try:
+            grouped, defer_usages, _forbidden = self.collect_subfields(return_type, details)
+        except GraphQLError:
+            # A directive's argument that does not coerce (``@skip(if: $s)`` with ``s`` null):
+            # graphql-core reports it for each object it completes, at that object's path (and
+            # never for an empty list): the generic path does exactly that.
+            return None
         slots = None if defer_usages else build_slots(return_type, dict(grouped))
         # Keep the nodes alive with their plan so that their ids are not reused.
         self._plans[key] = (nodes, slots)

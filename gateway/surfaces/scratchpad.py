@@ -1,7 +1,9 @@
 """Scratchpads, from ``kronicle.agent_scratchpad`` (RLS), newest first.
 
 Kora's own scratchpad is ``agent_id = 'kora'``; the cross-agent scratchpad is every other agent's
-entries in the workspace.
+entries in the workspace. Entries written at the same instant are ordered by id, so that a read's
+first rows are exactly a smaller read's (``gateway.reads.loaders`` slices one read for several
+limits).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ OWN_SCRATCHPAD: Final = """
 SELECT entry_id::text, agent_id, kind, content, created_at
 FROM kronicle.agent_scratchpad
 WHERE workspace_id = $1 AND agent_id = 'kora'
-ORDER BY created_at DESC
+ORDER BY created_at DESC, entry_id DESC
 LIMIT $2
 """
 
@@ -28,7 +30,7 @@ CROSS_AGENT_SCRATCHPAD: Final = """
 SELECT entry_id::text, agent_id, kind, content, created_at
 FROM kronicle.agent_scratchpad
 WHERE workspace_id = $1 AND agent_id <> 'kora'
-ORDER BY created_at DESC
+ORDER BY created_at DESC, entry_id DESC
 LIMIT $2
 """
 
