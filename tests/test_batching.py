@@ -91,3 +91,55 @@ async def test_same_surface_asked_twice_is_read_once(
     assert counts["events.with_tenant"] == 1  # tenant row and events, read once for both aliases
     assert counts["constitution.active"] == 1
     assert line["sql_transactions"] == 1
+
+
+ONE_PER_SURFACE = """query($ids: [ID!]!) { workspaces(ids: $ids) {
+    sessionContext { ownScratchpad { entryId } crossAgentScratchpad { entryId } }
+    ownScratchpad(limit: 3) { entryId } crossAgentScratchpad(limit: 7) { entryId }
+    mine: ownScratchpad(limit: 120) { entryId }
+    constitution { revisionId } roleCharter { title } policies { name }
+    events(limit: 2) { eventId } recent: events(limit: 9) { eventId }
+} }"""
+
+
+@pytest.mark.parametrize("ids", [[DEMO_WS], [DEMO_WS, ATLAS_WS, BOREAL_WS]])
+async def test_one_read_per_surface_per_workspace(
+    client: GqlClient, caplog: pytest.LogCaptureFixture, ids: list[str]
+) -> None:
+    caplog.set_level(logging.INFO, logger="gateway.request")
+    answer = await client.gql(ONE_PER_SURFACE, {"ids": ids})
+    assert not answer.errors, answer.body
+    counts = Counter(last_request(caplog)["sql"])
+    # Every limited surface is read once per workspace, at its largest limit; the others get
+    # their slice of it.
+    for name in RLS_READS:
+        assert counts[name] == len(ids), (name, counts)
+    assert counts["rls.set_config"] == len(ids)
+    # The tenant rows with their events, at the session context's 50: one statement.
+    assert counts["events.with_tenant_batch"] + counts["events.with_tenant"] == 1
+    assert sum(v for k, v in counts.items() if k.startswith("events.")) == 1
+    for workspace in answer.data["workspaces"]:
+        context = workspace["sessionContext"]
+        assert workspace["ownScratchpad"] == workspace["mine"][:3]
+        assert workspace["mine"][:100] == context["ownScratchpad"]
+        assert len(workspace["mine"]) > 100 or len(context["ownScratchpad"]) < 100
+        assert workspace["crossAgentScratchpad"] == context["crossAgentScratchpad"][:7]
+        assert workspace["events"] == workspace["recent"][:2]
+        assert len(workspace["recent"]) == 9
+
+
+async def test_one_read_per_surface_for_one_workspace(
+    client: GqlClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="gateway.request")
+    answer = await client.gql(
+        f"""{{ workspace(id: "{DEMO_WS}") {{ ownScratchpad(limit: 3) {{ entryId }}
+            sessionContext {{ ownScratchpad {{ entryId }} }}
+            again: ownScratchpad(limit: 5) {{ entryId }} }} }}"""
+    )
+    assert not answer.errors, answer.body
+    counts = Counter(last_request(caplog)["sql"])
+    assert counts["scratchpad.own"] == 1, counts
+    workspace = answer.data["workspace"]
+    assert workspace["ownScratchpad"] == workspace["sessionContext"]["ownScratchpad"][:3]
+    assert workspace["again"] == workspace["sessionContext"]["ownScratchpad"][:5]

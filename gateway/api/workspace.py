@@ -84,12 +84,15 @@ async def _direct_constitution(
 
 
 _SESSION_READS: Final = (
+    Read(prefetch.EVENTS, events_surface.DEFAULT_LIMIT, joins=True),
     Read("charter"),
     Read("own_scratchpad", scratchpad_surface.DEFAULT_LIMIT),
     Read("cross_scratchpad", scratchpad_surface.DEFAULT_LIMIT),
     Read("constitution"),
 )
-"""The kronicle.* reads of a session context (its events are read apart, as ``events``)."""
+"""The reads of a session context beside its capability row. Its events join an events read the
+selection makes anyway (one read at the largest limit), but never make the tenant row be read
+with the events instead of in the RLS transaction."""
 
 
 @strawberry.type(

@@ -30,6 +30,8 @@ class Read:
     surface: str
     limit: int | None = None
     argument: str | None = None
+    joins: bool = False
+    """Read only when another field of the selection reads the same surface anyway."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +64,7 @@ def declared_reads(
             if read.argument is not None:
                 if read.argument not in defaults:
                     raise TypeError(f"{name}: prefetch reads argument {read.argument!r} it lacks")
-                read = Read(read.surface, defaults[read.argument], read.argument)
+                read = Read(read.surface, defaults[read.argument], read.argument, read.joins)
             reads.append(read)
         table[name] = FieldReads(tuple(reads), frozenset(defaults))
     return table
@@ -109,6 +111,7 @@ def planned_reads(
     (surface, limit) pairs in selection order, each once; ``variables`` are the operation's
     coerced variable values."""
     found: dict[tuple[str, int | None], None] = {}
+    joining: list[tuple[str, int | None]] = []
     for field in _selections(field_nodes):
         declared = table.get(field.name.value)
         if declared is None or field.directives:
@@ -119,7 +122,12 @@ def planned_reads(
             limit = _limit(variables, field, read, most)
             if read.argument is not None and limit is None:
                 continue
-            found[(read.surface, limit)] = None
+            if read.joins:
+                joining.append((read.surface, limit))
+            else:
+                found[(read.surface, limit)] = None
+    surfaces = {surface for surface, _limit in found}
+    found.update((read, None) for read in joining if read[0] in surfaces)
     return tuple(found)
 
 
