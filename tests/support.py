@@ -195,3 +195,25 @@ async def asgi_call(
 
     await app(scope, receive, send)
     return sent
+
+
+async def executed(
+    document: Any, context: Any, variables: dict[str, Any], *, executor_class: Any = None
+) -> Any:
+    """graphql-core's ``execute`` of ``document`` on the gateway's schema, awaited: with its
+    default execution context, or ``executor_class`` (the fast path's ``FastExecutor``)."""
+    from graphql import ExecutionResult, execute
+
+    from gateway.api.schema import build_schema
+
+    result = execute(
+        build_schema()._schema,
+        document,
+        context_value=context,
+        variable_values=variables,
+        executor_class=executor_class,
+    )
+    if not isinstance(result, ExecutionResult):
+        result = await result
+    assert isinstance(result, ExecutionResult)
+    return result

@@ -27,7 +27,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from graphql import ExecutionResult, execute, parse, specified_rules, validate
+from graphql import ExecutionResult, parse, specified_rules, validate
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
@@ -41,7 +41,7 @@ from gateway.reads.context import Context
 from gateway.reads.principal import ANONYMOUS_ALL, Principal
 from gateway.settings import Settings
 from tests.differential import Pools, documents
-from tests.support import ATLAS_WS, DEMO_WS, FRESH_WS
+from tests.support import ATLAS_WS, DEMO_WS, FRESH_WS, executed
 
 SEED = int(os.environ.get("DIFFERENTIAL_SEED") or random.randrange(2**32))
 EXAMPLES = int(os.environ.get("DIFFERENTIAL_EXAMPLES") or 250)
@@ -168,26 +168,14 @@ async def _cursors(settings: Settings, db: Database) -> list[str]:
 
 
 async def _stock(document: Any, context: Any, variables: dict[str, Any]) -> ExecutionResult:
-    result = execute(
-        build_schema()._schema, document, context_value=context, variable_values=variables
-    )
-    if not isinstance(result, ExecutionResult):
-        result = await result
-    assert isinstance(result, ExecutionResult)
+    result: ExecutionResult = await executed(document, context, variables)
     return result
 
 
 async def _fast(document: Any, context: Any, variables: dict[str, Any]) -> ExecutionResult:
-    result = execute(
-        build_schema()._schema,
-        document,
-        context_value=context,
-        variable_values=variables,
-        executor_class=FastExecutor,
+    result: ExecutionResult = await executed(
+        document, context, variables, executor_class=FastExecutor
     )
-    if not isinstance(result, ExecutionResult):
-        result = await result
-    assert isinstance(result, ExecutionResult)
     return result
 
 

@@ -19,7 +19,7 @@ from gateway.engine.fastpath import FastExecutor
 from gateway.reads.context import Context
 from gateway.reads.principal import ANONYMOUS_ALL, Principal
 from gateway.settings import Settings
-from tests.support import ATLAS_WS, DEMO_WS, FRESH_WS
+from tests.support import ATLAS_WS, DEMO_WS, FRESH_WS, executed
 
 EVENT = "eventId eventType occurredAt payloadText"
 V = "query($id: ID!) "
@@ -103,17 +103,9 @@ async def contexts(make_settings: Callable[..., Settings]) -> AsyncIterator[Call
 
 
 async def _generic(document: Any, context: Context, variables: dict[str, Any]) -> ExecutionResult:
-    schema = build_schema()._schema
-    result = execute(
-        schema,
-        document,
-        context_value=context,
-        variable_values=variables,
-        executor_class=FastExecutor,
+    result: ExecutionResult = await executed(
+        document, context, variables, executor_class=FastExecutor
     )
-    if not isinstance(result, ExecutionResult):
-        result = await result
-    assert isinstance(result, ExecutionResult)
     return result
 
 
