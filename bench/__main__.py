@@ -54,6 +54,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--update-readme", action="store_true", help="put the table in README.md's Performance"
     )
+    p.add_argument(
+        "--against",
+        metavar="REV",
+        help="also a gateway built from git revision REV, in alternated rounds with this one "
+        "(before/after a change in one sitting; no ceiling, curve or PostGraphile)",
+    )
     p.add_argument("--data-dir", type=Path, default=HERE / ".data", help="bench/.data")
     p.add_argument("--results-dir", type=Path, default=HERE / "results", help="bench/results")
     return p
@@ -80,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         with_postgraphile=args.with_postgraphile,
         with_bare=args.with_bare,
         profile=args.profile,
+        against=args.against,
     )
     report = asyncio.run(run(opts))
     print(report.table())

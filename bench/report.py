@@ -10,6 +10,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
+from bench.compare import Rounds
+from bench.compare import table as compare_table
+from bench.compare import to_json as compare_json
 from bench.drive import Sample
 
 
@@ -82,8 +85,12 @@ class Report:
     rss_kb: dict[str, Any] = field(default_factory=dict)
     seed_seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
+    comparison: list[Rounds] = field(default_factory=list)
+    """Alternated rounds of several targets (``bench.compare``), when measured so."""
 
     def table(self) -> str:
+        if self.comparison:
+            return compare_table(self.comparison, list(self.comparison[0].runs))
         pg = any(r.postgraphile is not None for r in self.rows)
         floor = any(r.bare is not None for r in self.rows)
         head = "| workload | req/s | p50 ms | p99 ms | raw req/s | ratio |"
@@ -173,6 +180,7 @@ class Report:
                 }
                 for p in self.curve
             ],
+            "alternated_rounds": compare_json(self.comparison),
             "rss_kb": self.rss_kb,
             "notes": self.notes,
             "table": self.table(),

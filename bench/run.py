@@ -15,7 +15,7 @@ from typing import Any
 import asyncpg
 import orjson
 
-from bench import postgraphile, profile
+from bench import compare, postgraphile, profile
 from bench.drive import Sample, run_wrk, write_script
 from bench.expected import expected_data, strip_volatile
 from bench.report import CurvePoint, Report, Row, Series
@@ -47,6 +47,8 @@ class Options:
     with_bare: bool = False
     profile: bool = False
     bodies: int = 2000
+    against: str | None = None
+    """A git revision whose gateway is measured beside this one, in alternated rounds."""
 
 
 def log(message: str) -> None:
@@ -186,6 +188,8 @@ async def run(opts: Options) -> Report:
 
 
 async def _run(opts: Options, pg: EmbeddedPostgres, work: Path) -> Report:
+    if opts.against is not None:
+        return await _against(opts, pg, work)
     dsn, seed_seconds = await _prepare_substrate(pg, opts.scale)
     ids = [workspace_id(i) for i in range(1, opts.scale.workspaces + 1)]
     script = write_script(work)
@@ -279,4 +283,57 @@ async def _run(opts: Options, pg: EmbeddedPostgres, work: Path) -> Report:
             script=script,
             opts=opts,
         )
+    return report
+
+
+async def _against(opts: Options, pg: EmbeddedPostgres, work: Path) -> Report:
+    """This checkout's gateway and ``opts.against``'s, up together, in alternated rounds."""
+    assert opts.against is not None
+    dsn, seed_seconds = await _prepare_substrate(pg, opts.scale)
+    python = compare.reference_checkout(opts.against, opts.data_dir, log)
+    ids = [workspace_id(i) for i in range(1, opts.scale.workspaces + 1)]
+    script = write_script(work)
+    bodies = {n: _bodies_file(work, WORKLOADS[n], ids, opts.bodies) for n in opts.workloads}
+    report = Report(
+        scale=opts.scale.label,
+        settings={
+            "connections": opts.connections,
+            "seconds": opts.seconds,
+            "runs": opts.runs,
+            "warmup_seconds": opts.warmup,
+            "against": opts.against,
+        },
+        seed_seconds=seed_seconds,
+    )
+    this = Gateway(dsn, log_path=work / "gateway.log", pool_max=opts.pool_max)
+    other = Gateway(
+        dsn,
+        log_path=work / "gateway-ref.log",
+        pool_max=opts.pool_max,
+        python=str(python),
+        cwd=python.parent.parent.parent,
+    )
+    gateways = {"this": this, opts.against: other}
+    try:
+        for gateway in gateways.values():
+            gateway.wait_ready()
+        targets = [compare.Target(name, g.url) for name, g in gateways.items()]
+        for name in opts.workloads:
+            sample = bodies[name].read_bytes().splitlines()[: opts.check]
+            for gateway in gateways.values():
+                await check_answers(gateway.url, dsn, WORKLOADS[name], sample)
+            report.comparison.append(
+                compare.alternate(
+                    targets,
+                    name,
+                    rounds=opts.runs,
+                    seconds=opts.seconds,
+                    warmup=opts.warmup,
+                    load=lambda target, w, s: _load(target.url, script, bodies[w], opts, s),
+                    log=log,
+                )
+            )
+    finally:
+        for gateway in gateways.values():
+            gateway.stop()
     return report

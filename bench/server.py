@@ -76,7 +76,16 @@ class LogStats:
 class Gateway:
     """``python -m gateway serve`` on loopback as the reader role, logs to ``log_path``."""
 
-    def __init__(self, dsn: str, *, log_path: Path, workers: int = 1, pool_max: int = 10) -> None:
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        log_path: Path,
+        workers: int = 1,
+        pool_max: int = 10,
+        python: str = sys.executable,
+        cwd: Path = REPO,
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
@@ -92,9 +101,9 @@ class Gateway:
             GATEWAY_AUTH_MODE="none",
         )
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gateway", "serve"],
+            [python, "-m", "gateway", "serve"],
             env=env,
-            cwd=REPO,
+            cwd=cwd,
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
