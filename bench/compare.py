@@ -59,6 +59,7 @@ def alternate(
     warmup: float,
     load: Callable[[Target, str, float], Sample],
     log: Callable[[str], None],
+    after: Callable[[Target, Sample], None] | None = None,
 ) -> Rounds:
     """Warm every target up, then ``rounds`` rounds of one timed run per target, in turn."""
     result = Rounds(workload, {t.name: [] for t in targets})
@@ -71,6 +72,8 @@ def alternate(
         for target in order:
             sample = load(target, workload, seconds)
             result.runs[target.name].append(sample)
+            if after is not None:
+                after(target, sample)
             log(f"{workload} round {number + 1}: {target.name} {sample.rps:,.0f} req/s")
     return result
 

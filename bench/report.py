@@ -55,6 +55,9 @@ class Row:
     gateway: Series = field(default_factory=Series)
     raw: Series = field(default_factory=Series)
     postgraphile: Series | None = None
+    """PostGraphile's generated schema, when measured."""
+    postgraphile_functions: Series | None = None
+    """PostGraphile with one SQL function per read, when measured."""
     bare: Series | None = None
     """The stack's floor (``bench.bare``), when measured."""
     checked: int = 0
@@ -89,7 +92,7 @@ class Report:
     """Alternated rounds of several targets (``bench.compare``), when measured so."""
 
     def table(self) -> str:
-        if self.comparison:
+        if self.comparison and not self.rows:
             return compare_table(self.comparison, list(self.comparison[0].runs))
         pg = any(r.postgraphile is not None for r in self.rows)
         floor = any(r.bare is not None for r in self.rows)
@@ -99,8 +102,8 @@ class Report:
             head += " bare ASGI req/s |"
             rule += "---:|"
         if pg:
-            head += " PostGraphile req/s | PG p50 ms |"
-            rule += "---:|---:|"
+            head += " PostGraphile generated req/s | PG functions req/s | ÷ faster PG |"
+            rule += "---:|---:|---:|"
         head += " checked | errors |"
         rule += "---:|---:|"
         lines = [head, rule]
@@ -113,14 +116,13 @@ class Report:
             if floor:
                 line += " – |" if r.bare is None else f" {r.bare.rps:,.0f} |"
             if pg:
-                p = r.postgraphile
-                if p is None:
-                    line += " – | – |"
-                else:
-                    failed = f" ({p.errors:,} failed)" if p.errors else ""
-                    line += f" {p.rps:,.0f}{failed} | {p.p50:.1f} |"
+                line += _postgraphile_cells(r)
             line += f" {r.checked} ok | {g.errors + r.graphql_errors} |"
             lines.append(line)
+        if self.comparison:
+            names = list(self.comparison[0].runs)
+            lines += ["", "Alternated rounds (all targets up together):", ""]
+            lines.append(compare_table(self.comparison, names))
         rss = self.rss_kb
         if rss:
             lines.append("")
@@ -162,6 +164,9 @@ class Report:
                     "raw": r.raw.to_json(),
                     "ratio": round(r.ratio, 3),
                     "postgraphile": None if r.postgraphile is None else r.postgraphile.to_json(),
+                    "postgraphile_functions": None
+                    if r.postgraphile_functions is None
+                    else r.postgraphile_functions.to_json(),
                     "bare": None if r.bare is None else r.bare.to_json(),
                     "checked": r.checked,
                     "graphql_errors": r.graphql_errors,
@@ -236,3 +241,19 @@ def update_readme(readme: Path, report: Report) -> None:
 
 def _processes(workers: int) -> str:
     return "1 gateway process" if workers == 1 else f"{workers} gateway processes"
+
+
+def _postgraphile_cells(row: Row) -> str:
+    """PostGraphile's two forms and the gateway's ratio to the faster, for one table row."""
+    forms = [s for s in (row.postgraphile, row.postgraphile_functions) if s is not None]
+    if not forms:
+        return " – | – | – |"
+    cells = ""
+    for series in (row.postgraphile, row.postgraphile_functions):
+        if series is None:
+            cells += " – |"
+        else:
+            failed = f" ({series.errors:,} failed)" if series.errors else ""
+            cells += f" {series.rps:,.0f}{failed} |"
+    faster = max(s.rps for s in forms)
+    return cells + (f" {row.gateway.rps / faster:.2f}× |" if faster else " – |")

@@ -214,28 +214,56 @@ async def _run(opts: Options, pg: EmbeddedPostgres, work: Path) -> Report:
         dsn, log_path=work / "gateway.log", workers=opts.workers, pool_max=opts.pool_max
     )
     after_each: list[int] = []
+    pgl = None
     try:
         gateway.wait_ready()
         start_rss = gateway.rss_kb()
+        if opts.with_postgraphile:
+            pgl = await _start_postgraphile(opts, pg, dsn, work, report)
         for name in opts.workloads:
             workload = WORKLOADS[name]
             row = Row(name, workload.title)
             sample = bodies[name].read_bytes().splitlines()[: opts.check]
             row.checked = await check_answers(gateway.url, dsn, workload, sample)
             log(f"{name}: {row.checked} answers match direct SQL; warming up {opts.warmup:g} s")
-            if opts.warmup > 0:
-                _load(gateway.url, script, bodies[name], opts, opts.warmup)
+            targets = [compare.Target("gateway", gateway.url)]
+            if pgl is not None and (others := pgl.targets(name, bodies[name])):
+                await pgl.check(dsn, name, bodies[name], opts.check)
+                targets += others
             gateway.log_since_last()
-            for i in range(opts.runs):
-                s = _load(gateway.url, script, bodies[name], opts, opts.seconds)
-                row.gateway.samples.append(s)
-                after_each.append(gateway.rss_kb())
-                log(f"{name}: run {i + 1}: {s.rps:,.0f} req/s, p50 {s.p50_ms:.1f} ms")
+
+            def measured(target: compare.Target, sample: Sample) -> None:
+                if target.name == "gateway":
+                    after_each.append(gateway.rss_kb())
+
+            rounds = compare.alternate(
+                targets,
+                name,
+                rounds=opts.runs,
+                seconds=opts.seconds,
+                warmup=opts.warmup,
+                load=lambda target, w, s: _load(
+                    target.url, script, target.bodies(w) if target.bodies else bodies[w], opts, s
+                ),
+                log=log,
+                after=measured,
+            )
+            row.gateway.samples = rounds.runs["gateway"]
+            if len(targets) > 1:
+                row.postgraphile = Series(rounds.runs["PostGraphile generated"])
+                row.postgraphile_functions = Series(rounds.runs["PostGraphile functions"])
+                report.comparison.append(rounds)
             stats = gateway.log_since_last()
             row.graphql_errors, row.statements = stats.errors, stats.statements
             report.rows.append(row)
             if opts.profile:
                 report.notes.append(_profile(gateway, script, bodies[name], opts))
+        if pgl is not None:
+            report.notes.append(
+                "PostGraphile 5.1.5 (generated schema, and one SQL function per read): same "
+                f"database and reader role, equivalent documents; {opts.workers} process(es); "
+                f"peak RSS {pgl.peak_rss_kb() / 1024:.0f} MiB"
+            )
         for size in opts.curve if "W4" in opts.workloads else ():
             workload = fan_out(min(size, len(ids)))
             path = _bodies_file(work, workload, ids, min(opts.bodies, 500))
@@ -266,24 +294,32 @@ async def _run(opts: Options, pg: EmbeddedPostgres, work: Path) -> Report:
         }
     finally:
         gateway.stop()
+        if pgl is not None:
+            pgl.stop()
     for row in report.rows:
         for _ in range(opts.runs):
             row.raw.samples.append(_ceiling(dsn, row.workload, bodies[row.workload], opts))
         log(f"{row.workload}: raw ceiling {row.raw.rps:,.0f} req/s")
     if opts.with_bare:
         _bare(dsn, report, bodies, script, opts)
-    if opts.with_postgraphile:
-        await postgraphile.measure(
-            report,
-            admin_dsn=pg.admin_dsn,
-            dsn=dsn,
-            reader=substrate.READER_ROLE,
-            work=work,
-            bodies=bodies,
-            script=script,
-            opts=opts,
-        )
     return report
+
+
+async def _start_postgraphile(
+    opts: Options, pg: EmbeddedPostgres, dsn: str, work: Path, report: Report
+) -> postgraphile.PostGraphile | None:
+    why = postgraphile.available()
+    if why is not None:
+        report.notes.append(f"PostGraphile not measured: {why}")
+        return None
+    return await postgraphile.start(
+        admin_dsn=pg.admin_dsn,
+        dsn=dsn,
+        reader=substrate.READER_ROLE,
+        work=work,
+        pool=opts.pool_max,
+        workers=opts.workers,
+    )
 
 
 async def _against(opts: Options, pg: EmbeddedPostgres, work: Path) -> Report:
