@@ -196,6 +196,11 @@ class Database:
                 pool.terminate()
 
     @property
+    def rls_setting(self) -> str:
+        """The GUC the kronicle.* row-level-security policies read."""
+        return self._settings.rls_setting
+
+    @property
     def pool(self) -> asyncpg.Pool:
         if self._pool is None:
             raise DatabaseUnavailable("The database pool is not open.")

@@ -163,6 +163,7 @@ async def test_constitution_is_two_statements_in_one_transaction(
         "revisionId": expected[0],
         "rulesHash": expected[1],
     }
-    # set_config with the tenant row, then the constitution (BEGIN and ROLLBACK not counted)
-    assert sql == ["rls.set_config+tenant", "constitution.active"]
+    # set_config, the tenant row and the constitution: one statement, its own RLS transaction
+    # (tests/test_rls_single_statement.py proves the setting is in force under every plan)
+    assert sql == ["constitution.active+tenant"]
     assert caplog.records[-1].sql_transactions == 1

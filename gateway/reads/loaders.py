@@ -34,6 +34,7 @@ from aiodataloader import DataLoader
 
 from gateway.db import Database, Executor
 from gateway.observe import telemetry
+from gateway.observe.telemetry import current_stats
 from gateway.surfaces import charter, constitution, events, policies, scratchpad, tenants
 from gateway.surfaces.chain import ChainLink, fetch_chain_windows
 from gateway.surfaces.events import ChainEventRow
@@ -88,6 +89,7 @@ LIMITED: Final = frozenset({"own_scratchpad", "cross_scratchpad"})
 
 
 _UNREAD: Final = object()
+_CONSTITUTION_ONLY: Final = (("constitution", None),)
 TenantRlsKey = tuple[str, tuple[tuple[str, int | None], ...]]
 """(workspace id, ((surface, limit or None), ...)): the RLS reads to make with the tenant."""
 
@@ -230,6 +232,8 @@ class Loaders:
         workspace_id, wanted = key
         if not tenants.is_possible_workspace_id(workspace_id):
             return None  # no tenant can have it: nothing to read
+        if wanted == _CONSTITUTION_ONLY:
+            return await self._tenant_constitution(workspace_id)
         reads = [RlsRead(workspace_id, surface, arg) for surface, arg in wanted]
         tenant: Any = _UNREAD
         results: dict[RlsRead, Any] = {}
@@ -250,6 +254,23 @@ class Loaders:
             if read.surface in LIMITED and isinstance(read.arg, int):
                 self.limit_for(workspace_id, read.surface, read.arg)
             self.rls.prime(read, value)
+        return tenant
+
+    async def _tenant_constitution(self, workspace_id: str) -> Any:
+        """``workspace { constitution }``: the tenant and the revision in one statement, its own
+        RLS transaction (``constitution.TENANT_ACTIVE_REVISION``)."""
+        try:
+            tenant, revision = await constitution.fetch_tenant_active_revision(
+                self._db.pooled, self._db.rls_setting, workspace_id
+            )
+        except Exception as exc:
+            return exc
+        stats = current_stats.get()
+        if stats is not None:
+            stats.transactions += 1  # the statement's own, the RLS transaction of the read
+        self.tenants.prime(workspace_id, tenant)
+        if tenant is not None:
+            self.rls.prime(RlsRead(workspace_id, "constitution"), revision)
         return tenant
 
     async def _load_history(self, keys: list[HistoryKey]) -> list[HistoryPage]:
