@@ -33,11 +33,16 @@ def mcp_process(
 
 @pytest.fixture
 async def mcp_server(mcp_process: McpServerProcess) -> AsyncIterator[McpServerProcess]:
-    """The session's MCP server (started again if a test crashed it), reset to every tool, no
-    fault and no overrides."""
+    """The session's MCP server (started again if a test crashed it), reset to every tool (each
+    declaring ``idempotency_key``), no fault and no overrides."""
     if not mcp_process.running():
         mcp_process.start()
-    reset = {"tools": ["emit", "scratchpad", "capability"], "fault": {}, "overrides": {}}
+    reset = {
+        "tools": ["emit", "scratchpad", "capability"],
+        "shapes": {},
+        "fault": {},
+        "overrides": {},
+    }
     await mcp_process.control(**reset, reset_calls=True)
     yield mcp_process
     await mcp_process.control(**reset)
