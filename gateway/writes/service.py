@@ -103,12 +103,10 @@ class _Write:
 class WriteService:
     """One per process, made by the app's lifespan. ``link`` None: no MCP server configured."""
 
-    def __init__(
-        self, *, limits: Limits, link: ToolLink | None, record: IdempotencyRecord | None = None
-    ) -> None:
+    def __init__(self, *, limits: Limits, link: ToolLink | None, record: IdempotencyRecord) -> None:
         self.limits = limits
         self.link = link
-        self.record = record or IdempotencyRecord(ttl_seconds=86_400.0, max_keys=10_000)
+        self.record = record
         self._attempts: dict[RecordKey, _Attempt] = {}
         self._reported: tuple[tuple[str, bool, bool], ...] | None = None
         if link is not None:
