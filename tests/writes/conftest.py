@@ -10,10 +10,9 @@ import asyncpg
 import pytest
 
 from gateway.settings import Settings
-from tests.writes.support import McpServerProcess
+from tests.writes.support import MCP_TOKEN, McpServerProcess
 
 _serial = itertools.count(1)
-MCP_TOKEN = "test-mcp-token"
 
 
 @pytest.fixture(scope="session")

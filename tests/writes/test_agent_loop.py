@@ -16,8 +16,7 @@ import pytest
 
 from gateway.auth.api_keys import create_api_key
 from tests.support import DEMO_WS, REPO, GqlClient, ServerProcess
-from tests.writes.conftest import MCP_TOKEN
-from tests.writes.support import McpServerProcess
+from tests.writes.support import McpServerProcess, served_env
 from tests.writes.test_failures import EVENT_IDS, wait_for_calls
 from tests.writes.test_status import status_until, tool
 
@@ -74,17 +73,14 @@ async def served(
     reader_dsn: str, mcp_server: McpServerProcess, workspace: str, tmp_path: Path
 ) -> AsyncIterator[tuple[Agent, GqlClient]]:
     key, line = create_api_key([workspace], name="agent")
-    env = {
-        "DATABASE_URL": reader_dsn,
-        "GATEWAY_AUTH_MODE": "api-key",
-        "GATEWAY_API_KEYS": line,
-        "GATEWAY_LOG_FORMAT": "json",
-        "GATEWAY_MCP_URL": mcp_server.url,
-        "GATEWAY_MCP_TOKEN": MCP_TOKEN,
-        "GATEWAY_MCP_REFRESH_SECONDS": "0.2",
-        "GATEWAY_MCP_CALL_TIMEOUT": "1",
-        "GATEWAY_MAX_INFLIGHT": "1",
-    }
+    env = served_env(
+        reader_dsn,
+        mcp_server,
+        GATEWAY_AUTH_MODE="api-key",
+        GATEWAY_API_KEYS=line,
+        GATEWAY_MCP_CALL_TIMEOUT="1",
+        GATEWAY_MAX_INFLIGHT="1",
+    )
     server = ServerProcess(env, log_path=tmp_path / "gateway.log")
     script = tmp_path / "agent.py"
     script.write_text(readme_agent(), encoding="utf-8")

@@ -4,22 +4,18 @@ inputSchema declares it, and one gateway process answers a retry of a key-less w
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import asyncpg
-import httpx
 import pytest
 from starlette.requests import HTTPConnection
 
-from gateway.app import create_app
 from gateway.reads.principal import Principal
 from gateway.settings import Settings
 from tests.conftest import running_app
-from tests.support import GqlClient
 from tests.writes.support import EMIT, WRITE_SCRATCHPAD, McpServerProcess
 from tests.writes.test_deferred import count_rows, emit_input, scratchpad_input
 from tests.writes.test_failures import EVENT_IDS, result
@@ -109,16 +105,6 @@ class ByHeader:
         return Principal(subject="ws", workspaces=None)
 
 
-@contextlib.asynccontextmanager
-async def callers(settings: Settings) -> AsyncIterator[GqlClient]:
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        app.state.graphql.authenticator = ByHeader()
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as http:
-            yield GqlClient(http)
-
-
 async def test_each_caller_has_its_own_keys(
     mcp_settings: Callable[..., Settings],
     mcp_server: McpServerProcess,
@@ -127,7 +113,7 @@ async def test_each_caller_has_its_own_keys(
 ) -> None:
     await mcp_server.control(shapes=KEYLESS)
     variables = emit_input(workspace, key())
-    async with callers(mcp_settings()) as client:
+    async with running_app(mcp_settings(), ByHeader()) as client:
         first = [result(await client.gql(EMIT, variables, headers={"x-caller": "a"}))]
         first.append(result(await client.gql(EMIT, variables, headers={"x-caller": "a"})))
         second = result(await client.gql(EMIT, variables, headers={"x-caller": "b"}))

@@ -14,8 +14,7 @@ from gateway.settings import Settings
 from tests.conftest import running_app
 from tests.support import GqlClient, free_port
 from tests.test_auth import AUDIENCE, ISSUER, SECRET, token
-from tests.writes.conftest import MCP_TOKEN
-from tests.writes.support import McpServerProcess
+from tests.writes.support import MCP_TOKEN, McpServerProcess
 
 STATUS = """
 query Status {

@@ -17,8 +17,7 @@ import httpx
 import pytest
 
 from tests.support import GqlClient, ServerProcess
-from tests.writes.conftest import MCP_TOKEN
-from tests.writes.support import EMIT, McpServerProcess
+from tests.writes.support import EMIT, McpServerProcess, served_env
 from tests.writes.test_deferred import count_rows, emit_input
 from tests.writes.test_failures import result
 from tests.writes.test_status import status_until, tool
@@ -33,14 +32,7 @@ async def two_gateways(
 ) -> AsyncIterator[list[tuple[ServerProcess, GqlClient]]]:
     # The emit tool starts without key support: each process's first listing sees it so.
     await mcp_server.control(shapes={"emit": "keyless"})
-    env = {
-        "DATABASE_URL": reader_dsn,
-        "GATEWAY_AUTH_MODE": "none",
-        "GATEWAY_LOG_FORMAT": "json",
-        "GATEWAY_MCP_URL": mcp_server.url,
-        "GATEWAY_MCP_TOKEN": MCP_TOKEN,
-        "GATEWAY_MCP_REFRESH_SECONDS": "0.2",
-    }
+    env = served_env(reader_dsn, mcp_server)
     servers = [ServerProcess(env, log_path=tmp_path / f"gateway-{n}.log") for n in "ab"]
     try:
         await asyncio.gather(*(asyncio.to_thread(s.wait_ready) for s in servers))
