@@ -12,6 +12,7 @@ The schema exposes the same table: the ``ErrorCode`` enum (descriptions) and
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final
@@ -214,6 +215,12 @@ _RETRY: Final[dict[Code, dict[str, Any]]] = {
 
 def extensions(code: Code, /, **details: Any) -> dict[str, Any]:
     """An error's ``extensions``: its code, its details, and whether (and when) to retry."""
+    return {"code": code, **details, **_RETRY[code]}
+
+
+def extensions_with(code: Code, details: Mapping[str, Any]) -> dict[str, Any]:
+    """``extensions`` for details already in a mapping: no keyword unpacking, which would cost
+    about as much again as the rest (it runs for every error the gateway answers)."""
     return {"code": code, **details, **_RETRY[code]}
 
 

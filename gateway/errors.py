@@ -49,7 +49,7 @@ class GatewayError(Exception):
         self.extensions = extensions
 
     def to_extensions(self) -> dict[str, Any]:
-        return catalogue.extensions(self.code, **self.extensions)
+        return catalogue.extensions_with(self.code, self.extensions)
 
 
 class BadUserInput(GatewayError):

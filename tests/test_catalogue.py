@@ -33,12 +33,12 @@ def _subclasses(cls: type[GatewayError]) -> Iterator[type[GatewayError]]:
 
 
 def _is_extensions_call(node: ast.AST) -> bool:
-    """``extensions(...)``, ``catalogue.extensions(...)`` or ``<error>.to_extensions()``."""
+    """``extensions(...)``, ``extensions_with(...)`` or ``<error>.to_extensions()``."""
     if not isinstance(node, ast.Call):
         return False
     func = node.func
     name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
-    return name in {"extensions", "to_extensions"}
+    return name in {"extensions", "extensions_with", "to_extensions"}
 
 
 def test_every_gateway_error_class_has_a_catalogued_code() -> None:

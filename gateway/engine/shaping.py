@@ -10,7 +10,7 @@ from typing import Any, Final
 from graphql import GraphQLError
 
 from gateway import errors as codes
-from gateway.catalogue import Code, extensions
+from gateway.catalogue import Code, extensions_with
 from gateway.errors import GatewayError
 
 log = logging.getLogger("gateway.request")
@@ -42,7 +42,7 @@ def format_error(error: GraphQLError, *, phase: str | None, request_id: str) -> 
             code = _PHASE_CODES.get(phase or "", Code.BAD_USER_INPUT)
             if phase == "parse" and "tokens. Parsing aborted" in error.message:
                 code = TOO_MANY_TOKENS
-            out["extensions"] = extensions(code, **(ours or {}))
+            out["extensions"] = extensions_with(code, ours or {})
     else:
         log.error(
             "unexpected error in resolver",
@@ -50,7 +50,7 @@ def format_error(error: GraphQLError, *, phase: str | None, request_id: str) -> 
             extra={"request_id": request_id, "path": error.path},
         )
         out["message"] = "Internal server error."
-        out["extensions"] = extensions(Code.INTERNAL_SERVER_ERROR, requestId=request_id)
+        out["extensions"] = extensions_with(Code.INTERNAL_SERVER_ERROR, {"requestId": request_id})
     _drop_tracebacks(error)
     return out
 

@@ -30,7 +30,7 @@ from gateway.settings import Settings
 from gateway.surfaces.scratchpad import KORA_AGENT_ID
 from gateway.surfaces.tenants import Tenant
 from gateway.writes import deferred, results
-from gateway.writes.deferred import TAG, WRITES, Deviation
+from gateway.writes.deferred import TAG, Deviation
 from gateway.writes.idempotency import IdempotencyRecord, RecordKey
 from gateway.writes.mcp import ToolLink
 from gateway.writes.outcomes import (
@@ -50,7 +50,7 @@ from gateway.writes.tool_calls import (
     ToolReportedError,
     ToolTimeout,
 )
-from gateway.writes.tool_shapes import IDEMPOTENCY_KEY, Tools, offer
+from gateway.writes.tool_shapes import IDEMPOTENCY_KEY, KeySupportLog, offer
 from gateway.writes.validation import Limits, check_emit, check_scratchpad
 
 log = logging.getLogger("gateway.writes")
@@ -108,9 +108,8 @@ class WriteService:
         self.link = link
         self.record = record
         self._attempts: dict[RecordKey, _Attempt] = {}
-        self._reported: tuple[tuple[str, bool, bool], ...] | None = None
         if link is not None:
-            link.on_change(self.report_tools)
+            link.on_change(KeySupportLog(ttl_seconds=record.ttl_seconds))
 
     @classmethod
     def from_settings(cls, settings: Settings, link: ToolLink | None) -> WriteService:
@@ -122,37 +121,6 @@ class WriteService:
             ttl_seconds=settings.idempotency_ttl_seconds, max_keys=settings.idempotency_max_keys
         )
         return cls(limits=limits, link=link, record=record)
-
-    def report_tools(self, tools: Tools) -> None:
-        """Log, once per change, which write tools retry safely across processes and which do
-        not (they declare no ``idempotency_key``)."""
-        offers = [offer(dev, tools) for dev in WRITES]
-        state = tuple(
-            (o.deviation.missing_tool, o.available, o.takes_idempotency_key) for o in offers
-        )
-        if state == self._reported:
-            return
-        self._reported = state
-        keyless = [
-            o.deviation.missing_tool for o in offers if o.available and not o.takes_idempotency_key
-        ]
-        fields = {
-            "with_idempotency_key": [
-                o.deviation.missing_tool for o in offers if o.retries_safe_end_to_end
-            ],
-            "without_idempotency_key": keyless,
-            "not_available": [o.deviation.missing_tool for o in offers if not o.available],
-            "idempotency_ttl_seconds": self.record.ttl_seconds,
-        }
-        if keyless:
-            log.warning(
-                "MCP write tools without idempotency_key: a retry with the same key is answered "
-                "by the process that made the write (for GATEWAY_IDEMPOTENCY_TTL_SECONDS), but "
-                "through another gateway process it writes again",
-                extra=fields,
-            )
-        else:
-            log.info("MCP write tools: every available one takes idempotency_key", extra=fields)
 
     async def emit(self, ctx: WriteContext, request: EmitRequest) -> EmitOutcome:
         ctx.authorize(request.workspace_id)

@@ -9,11 +9,14 @@ one process (``gateway.writes.idempotency``).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from gateway.writes.deferred import Deviation
+from gateway.writes.deferred import WRITES, Deviation
+
+log = logging.getLogger("gateway.writes")
 
 IDEMPOTENCY_KEY: Final = "idempotency_key"
 
@@ -74,3 +77,40 @@ def offer(deviation: Deviation, tools: Tools | None) -> Offer:
         undeclared=undeclared,
         takes_idempotency_key=spec.takes_idempotency_key,
     )
+
+
+class KeySupportLog:
+    """The line that says what holds across processes: called with each new tool listing, it
+    logs which write tools take ``idempotency_key`` and which do not, at the first listing and
+    whenever that changes (a warning while one does not)."""
+
+    def __init__(self, *, ttl_seconds: float) -> None:
+        self.ttl_seconds = ttl_seconds
+        self._said: tuple[tuple[str, bool, bool], ...] | None = None
+
+    def __call__(self, tools: Tools) -> None:
+        offers = [offer(dev, tools) for dev in WRITES]
+        said = tuple(
+            (o.deviation.missing_tool, o.available, o.takes_idempotency_key) for o in offers
+        )
+        if said == self._said:
+            return
+        self._said = said
+        keyless = [o for o in offers if o.available and not o.takes_idempotency_key]
+        fields = {
+            "with_idempotency_key": [
+                o.deviation.missing_tool for o in offers if o.retries_safe_end_to_end
+            ],
+            "without_idempotency_key": [o.deviation.missing_tool for o in keyless],
+            "not_available": [o.deviation.missing_tool for o in offers if not o.available],
+            "idempotency_ttl_seconds": self.ttl_seconds,
+        }
+        if keyless:
+            log.warning(
+                "MCP write tools without idempotency_key: a retry with the same key is answered "
+                "by the process that made the write (for GATEWAY_IDEMPOTENCY_TTL_SECONDS), but "
+                "through another gateway process it writes again",
+                extra=fields,
+            )
+        else:
+            log.info("MCP write tools: every available one takes idempotency_key", extra=fields)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
@@ -16,6 +17,7 @@ import pytest
 
 from gateway.auth.api_keys import create_api_key
 from tests.support import DEMO_WS, REPO, GqlClient, ServerProcess
+from tests.writes.conftest import owned_workspace
 from tests.writes.support import McpServerProcess, served_env
 from tests.writes.test_failures import EVENT_IDS, wait_for_calls
 from tests.writes.test_status import status_until, tool
@@ -68,72 +70,94 @@ class Agent:
         return await self.finish()
 
 
-@pytest.fixture
+@dataclass
+class Served:
+    """One gateway for the module's agents, with a workspace its API key holds."""
+
+    agent: Agent
+    client: GqlClient
+    workspace: str
+    admin: asyncpg.Connection
+
+    async def event_ids(self) -> set[str]:
+        return {row[0] for row in await self.admin.fetch(EVENT_IDS, self.workspace)}
+
+    async def emit_available(self) -> None:
+        """Wait until the gateway lists the (reset) tools again after an earlier test."""
+        await status_until(self.client, lambda s: tool(s, "kora__append_event")["available"])
+
+
+@pytest.fixture(scope="module")
 async def served(
-    reader_dsn: str, mcp_server: McpServerProcess, workspace: str, tmp_path: Path
-) -> AsyncIterator[tuple[Agent, GqlClient]]:
-    key, line = create_api_key([workspace], name="agent")
-    env = served_env(
-        reader_dsn,
-        mcp_server,
-        GATEWAY_AUTH_MODE="api-key",
-        GATEWAY_API_KEYS=line,
-        GATEWAY_MCP_CALL_TIMEOUT="1",
-        GATEWAY_MAX_INFLIGHT="1",
-    )
-    server = ServerProcess(env, log_path=tmp_path / "gateway.log")
-    script = tmp_path / "agent.py"
-    script.write_text(readme_agent(), encoding="utf-8")
-    agent_env = {
-        "PATH": str(Path(sys.executable).parent),
-        "KORA_GATEWAY_URL": f"{server.url}/graphql",
-        "KORA_TOKEN": key,
-        "KORA_WORKSPACE": workspace,
-    }
+    reader_dsn: str,
+    admin_dsn: str,
+    mcp_process: McpServerProcess,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[Served]:
+    admin = await asyncpg.connect(admin_dsn)
+    base = tmp_path_factory.mktemp("agent")
     try:
-        await asyncio.to_thread(server.wait_ready)
-        headers = {"authorization": f"Bearer {key}"}
-        async with httpx.AsyncClient(base_url=server.url, headers=headers) as http:
-            yield Agent(script, agent_env), GqlClient(http)
+        async with owned_workspace(admin) as workspace:
+            key, line = create_api_key([workspace], name="agent")
+            env = served_env(
+                reader_dsn,
+                mcp_process,
+                GATEWAY_AUTH_MODE="api-key",
+                GATEWAY_API_KEYS=line,
+                GATEWAY_MCP_CALL_TIMEOUT="1",
+                GATEWAY_MAX_INFLIGHT="1",
+            )
+            server = ServerProcess(env, log_path=base / "gateway.log")
+            script = base / "agent.py"
+            script.write_text(readme_agent(), encoding="utf-8")
+            agent_env = {
+                "KORA_GATEWAY_URL": f"{server.url}/graphql",
+                "KORA_TOKEN": key,
+                "KORA_WORKSPACE": workspace,
+            }
+            try:
+                await asyncio.to_thread(server.wait_ready)
+                headers = {"authorization": f"Bearer {key}"}
+                async with httpx.AsyncClient(base_url=server.url, headers=headers) as http:
+                    yield Served(Agent(script, agent_env), GqlClient(http), workspace, admin)
+            finally:
+                server.stop()
     finally:
-        server.stop()
-
-
-async def written_ids(admin_conn: asyncpg.Connection, workspace: str) -> list[str]:
-    return [row[0] for row in await admin_conn.fetch(EVENT_IDS, workspace)]
+        await admin.close()
 
 
 async def test_the_readme_agent_backs_off_on_overload_then_writes(
-    served: tuple[Agent, GqlClient], workspace: str, admin_conn: asyncpg.Connection
+    served: Served, mcp_server: McpServerProcess
 ) -> None:
-    agent, client = served
+    await served.emit_available()
+    before = await served.event_ids()
+    agent, admin = served.agent, served.admin
     # The only request slot (GATEWAY_MAX_INFLIGHT=1) is held by a read waiting on a lock.
-    holder_query = '{ workspace(id: "%s") { policies { name } } }' % workspace
-    async with admin_conn.transaction():
-        await admin_conn.execute("LOCK TABLE kronicle.policy_registry IN ACCESS EXCLUSIVE MODE")
-        holder = asyncio.create_task(client.gql(holder_query))
+    holder_query = '{ workspace(id: "%s") { policies { name } } }' % served.workspace
+    async with admin.transaction():
+        await admin.execute("LOCK TABLE kronicle.policy_registry IN ACCESS EXCLUSIVE MODE")
+        holder = asyncio.create_task(served.client.gql(holder_query))
         await asyncio.sleep(0.3)
         await agent.start()
         assert await agent.line() == "retrying in 1 s: OVERLOADED"
     assert (await holder).errors == []
     assert await agent.finish() == 0, agent.lines
     assert agent.lines[1].startswith("prompt block: ")
-    (event_id,) = await written_ids(admin_conn, workspace)
+    (event_id,) = await served.event_ids() - before
     assert agent.lines[2:] == [f"written: {event_id}"]
 
 
 async def test_the_readme_agent_retries_a_failed_write_with_the_same_key(
-    served: tuple[Agent, GqlClient],
-    mcp_server: McpServerProcess,
-    workspace: str,
-    admin_conn: asyncpg.Connection,
+    served: Served, mcp_server: McpServerProcess
 ) -> None:
-    agent, _ = served
+    await served.emit_available()
+    before = await served.event_ids()
+    agent = served.agent
     # The tool commits, then answers too late (GATEWAY_MCP_CALL_TIMEOUT=1): MCP_TIMEOUT.
     fault = {"tool": "kora__append_event", "mode": "hang_after_commit", "seconds": 3}
     await mcp_server.control(fault={**fault, "times": 1})
     assert await agent.run() == 0, agent.lines
-    (event_id,) = await written_ids(admin_conn, workspace)  # written once, not twice
+    (event_id,) = await served.event_ids() - before  # written once, not twice
     assert agent.lines[1:] == [
         "retrying in 1 s with the same key: MCP_TIMEOUT",
         f"written: {event_id}",
@@ -142,14 +166,12 @@ async def test_the_readme_agent_retries_a_failed_write_with_the_same_key(
 
 
 async def test_the_readme_agent_keeps_a_deferred_write_and_gives_up_when_refused(
-    served: tuple[Agent, GqlClient],
-    mcp_server: McpServerProcess,
-    workspace: str,
-    admin_conn: asyncpg.Connection,
+    served: Served, mcp_server: McpServerProcess
 ) -> None:
-    agent, client = served
+    before = await served.event_ids()
+    agent = served.agent
     await mcp_server.control(tools=["scratchpad"])
-    await status_until(client, lambda s: not tool(s, "kora__append_event")["available"])
+    await status_until(served.client, lambda s: not tool(s, "kora__append_event")["available"])
     assert await agent.run() == 0, agent.lines
     assert agent.lines[1:] == [
         "deferred until a K-9-equivalent ships it (D-kr2-st4-no-chain-emit-mcp-tool)"
@@ -157,4 +179,4 @@ async def test_the_readme_agent_keeps_a_deferred_write_and_gives_up_when_refused
     # A workspace the key does not hold: FORBIDDEN is not retryable, so the agent stops at once.
     assert await agent.run(KORA_WORKSPACE=DEMO_WS) == 1
     assert agent.lines == ["giving up: FORBIDDEN"]
-    assert await written_ids(admin_conn, workspace) == []
+    assert await served.event_ids() == before
