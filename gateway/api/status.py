@@ -11,7 +11,7 @@ import strawberry
 from gateway.api.types import CapabilitySource
 from gateway.reads.context import Context
 from gateway.writes.deferred import TAG, WRITES
-from gateway.writes.status import SubstrateState, substrate_state
+from gateway.writes.substrate_state import SubstrateState, substrate_state
 from gateway.writes.tool_shapes import Offer
 
 MUTATIONS: Final = {"chain_emit": "emitEvent", "scratchpad_write": "writeScratchpad"}
