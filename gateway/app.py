@@ -160,9 +160,11 @@ async def _open(
             call_timeout=settings.mcp_call_timeout,
         )
         stack.push_async_callback(link.stop)
+    # Made before the link starts: its first listing tells the service which tools take keys.
+    writes = WriteService.from_settings(settings, link)
+    if link is not None:
         await link.start()
     capability_source = None if link is None else ToolCapabilitySource(link)
-    writes = WriteService.from_settings(settings, link)
     # Live subscriptions: one watcher per process, stopped before the pool closes.
     watcher = Watcher(db, settings, dsn=settings.database_url)
     stack.push_async_callback(watcher.stop)

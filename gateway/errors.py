@@ -16,26 +16,30 @@
 
 Every error a client sees is a GatewayError or a GraphQL syntax/validation error; anything else
 is masked as INTERNAL_SERVER_ERROR with the request id and logged in full. Errors the client must
-branch on as data (deferred writes, invalid write input) are GraphQL types instead.
+branch on as data (deferred writes, invalid write input) are GraphQL types instead. Every code is
+an entry of ``gateway.catalogue``, which says whether retrying helps (``extensions.retryable``).
 """
 
 from __future__ import annotations
 
 from typing import Any, ClassVar, Final
 
-GRAPHQL_PARSE_FAILED: Final = "GRAPHQL_PARSE_FAILED"
-GRAPHQL_VALIDATION_FAILED: Final = "GRAPHQL_VALIDATION_FAILED"
-BAD_REQUEST: Final = "BAD_REQUEST"
-PERSISTED_QUERY_NOT_FOUND: Final = "PERSISTED_QUERY_NOT_FOUND"
-PERSISTED_QUERY_NOT_SUPPORTED: Final = "PERSISTED_QUERY_NOT_SUPPORTED"
-PERSISTED_QUERY_NOT_IN_ALLOWLIST: Final = "PERSISTED_QUERY_NOT_IN_ALLOWLIST"
-PERSISTED_QUERY_HASH_MISMATCH: Final = "PERSISTED_QUERY_HASH_MISMATCH"
+from gateway import catalogue
+from gateway.catalogue import Code
+
+GRAPHQL_PARSE_FAILED: Final = Code.GRAPHQL_PARSE_FAILED
+GRAPHQL_VALIDATION_FAILED: Final = Code.GRAPHQL_VALIDATION_FAILED
+BAD_REQUEST: Final = Code.BAD_REQUEST
+PERSISTED_QUERY_NOT_FOUND: Final = Code.PERSISTED_QUERY_NOT_FOUND
+PERSISTED_QUERY_NOT_SUPPORTED: Final = Code.PERSISTED_QUERY_NOT_SUPPORTED
+PERSISTED_QUERY_NOT_IN_ALLOWLIST: Final = Code.PERSISTED_QUERY_NOT_IN_ALLOWLIST
+PERSISTED_QUERY_HASH_MISMATCH: Final = Code.PERSISTED_QUERY_HASH_MISMATCH
 
 
 class GatewayError(Exception):
     """Base of the errors the gateway reports to clients with ``extensions.code``."""
 
-    code: ClassVar[str] = "INTERNAL_SERVER_ERROR"
+    code: ClassVar[Code] = Code.INTERNAL_SERVER_ERROR
     http_status: ClassVar[int] = 500
     retry_after: ClassVar[int | None] = None
 
@@ -45,43 +49,43 @@ class GatewayError(Exception):
         self.extensions = extensions
 
     def to_extensions(self) -> dict[str, Any]:
-        return {"code": self.code, **self.extensions}
+        return catalogue.extensions_with(self.code, self.extensions)
 
 
 class BadUserInput(GatewayError):
-    code = "BAD_USER_INPUT"
+    code = Code.BAD_USER_INPUT
     http_status = 400
 
 
 class Forbidden(GatewayError):
-    code = "FORBIDDEN"
+    code = Code.FORBIDDEN
     http_status = 403
 
 
 class Unauthenticated(GatewayError):
-    code = "UNAUTHENTICATED"
+    code = Code.UNAUTHENTICATED
     http_status = 401
 
 
 class DatabaseUnavailable(GatewayError):
-    code = "DATABASE_UNAVAILABLE"
+    code = Code.DATABASE_UNAVAILABLE
     http_status = 503
-    retry_after = 2
+    retry_after = catalogue.retry_after(Code.DATABASE_UNAVAILABLE)
 
 
 class Overloaded(GatewayError):
-    code = "OVERLOADED"
+    code = Code.OVERLOADED
     http_status = 503
-    retry_after = 1
+    retry_after = catalogue.retry_after(Code.OVERLOADED)
 
 
 class QueryTimeout(GatewayError):
-    code = "TIMEOUT"
+    code = Code.TIMEOUT
     http_status = 504
 
 
 class InternalError(GatewayError):
-    code = "INTERNAL_SERVER_ERROR"
+    code = Code.INTERNAL_SERVER_ERROR
     http_status = 500
 
 

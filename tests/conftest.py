@@ -119,10 +119,13 @@ def make_settings(reader_dsn: str) -> Callable[..., Settings]:
 
 
 @contextlib.asynccontextmanager
-async def running_app(settings: Settings) -> AsyncIterator[GqlClient]:
-    """The ASGI app with its lifespan running, behind a GraphQL client (no network)."""
+async def running_app(settings: Settings, authenticator: Any = None) -> AsyncIterator[GqlClient]:
+    """The ASGI app with its lifespan running, behind a GraphQL client (no network);
+    ``authenticator`` replaces the HTTP endpoint's, to choose who each request is."""
     app = create_app(settings)
     async with app.router.lifespan_context(app):
+        if authenticator is not None:
+            app.state.graphql.authenticator = authenticator
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as http:
             yield GqlClient(http)

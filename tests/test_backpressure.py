@@ -36,6 +36,7 @@ async def test_a_full_pool_answers_overloaded_after_a_bounded_wait(
             assert answer.status == 503, answer.body
             assert answer.codes == ["OVERLOADED"]
             assert answer.headers["retry-after"] == "1"
+            assert answer.errors[0]["extensions"]["retryAfterSeconds"] == 1
             assert answer.errors[0]["message"] == (
                 "Every database connection is busy; retry shortly."
             )
@@ -62,6 +63,11 @@ async def test_requests_beyond_the_inflight_limit_are_refused_at_once(
         assert {tuple(a.codes) for a in refused} == {("OVERLOADED",)}
         assert "GATEWAY_MAX_INFLIGHT" in refused[0].errors[0]["message"]
         assert refused[0].headers["retry-after"] == "1"
+        assert refused[0].errors[0]["extensions"] == {
+            "code": "OVERLOADED",
+            "retryable": True,
+            "retryAfterSeconds": 1,
+        }
         assert health.status_code == 200  # health checks are never refused
         for answer in await asyncio.gather(*admitted):
             assert answer.status == 200 and not answer.errors

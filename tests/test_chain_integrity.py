@@ -207,6 +207,7 @@ async def test_last_out_of_range_is_bad_user_input(client: GqlClient, last: int)
         "argument": "last",
         "min": 1,
         "max": 10_000,
+        "retryable": False,
     }
 
 

@@ -144,7 +144,11 @@ async def test_internal_errors_are_masked_with_the_request_id(
     assert answer.headers["x-request-id"] == "req-abc-123"
     [error] = answer.errors
     assert error["message"] == "Internal server error."
-    assert error["extensions"] == {"code": "INTERNAL_SERVER_ERROR", "requestId": "req-abc-123"}
+    assert error["extensions"] == {
+        "code": "INTERNAL_SERVER_ERROR",
+        "requestId": "req-abc-123",
+        "retryable": False,
+    }
     assert "secret" not in str(answer.body) and "SELECT" not in str(answer.body)
     logged = [r for r in caplog.records if getattr(r, "request_id", None) == "req-abc-123"]
     assert logged and "internal detail" in str(logged[0].exc_info[1])

@@ -108,6 +108,7 @@ def test_admission_answers_as_the_per_request_count(schema: GraphQLSchema, max_c
                                 "code": "QUERY_TOO_COSTLY",
                                 "cost": cost,
                                 "max": max_cost,
+                                "retryable": False,
                             },
                         }
                     ]

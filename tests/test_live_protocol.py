@@ -128,7 +128,11 @@ async def test_bad_subscription_arguments_are_typed_errors(
         await ws.subscribe("1", **variables)
         refusal = await ws.recv()
         assert (refusal["id"], refusal["type"]) == ("1", "error")
-        assert refusal["payload"][0]["extensions"] == {"code": code, "argument": argument}
+        assert refusal["payload"][0]["extensions"] == {
+            "code": code,
+            "argument": argument,
+            "retryable": False,
+        }
         watcher = server.app.state.live.watcher
         assert await wait_until(lambda: watcher.subscriptions == 0, within=2)
 
@@ -236,6 +240,7 @@ async def test_operations_per_connection_are_bounded(
         assert refusal["payload"][0]["extensions"] == {
             "code": "BAD_USER_INPUT",
             "limit": "GATEWAY_LIVE_MAX_PER_CONNECTION",
+            "retryable": False,
         }
         await ws.send({"id": "0", "type": "complete"})
         await ws.subscribe("4", ws=DEMO_WS)  # room again

@@ -49,7 +49,7 @@ async def test_apq_round_trip(client: GqlClient) -> None:
             "errors": [
                 {
                     "message": "PersistedQueryNotFound",
-                    "extensions": {"code": "PERSISTED_QUERY_NOT_FOUND"},
+                    "extensions": {"code": "PERSISTED_QUERY_NOT_FOUND", "retryable": False},
                 }
             ]
         },

@@ -50,6 +50,7 @@ async def test_statement_timeout_is_typed_and_the_connection_returns_clean(
             slow = await client.gql(POLICIES)
             took = time.monotonic() - started
         assert slow.codes == ["TIMEOUT"], slow.body
+        assert slow.errors[0]["extensions"] == {"code": "TIMEOUT", "retryable": True}
         assert slow.status == 504 and slow.data == {"workspace": None}
         assert slow.errors[0]["path"] == ["workspace", "policies"]
         assert "select" not in str(slow.body).lower()  # no SQL text leaks

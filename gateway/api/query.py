@@ -1,4 +1,5 @@
-"""The query root: ``workspace(id:)`` and ``workspaces(ids:)``."""
+"""The query root: ``workspace(id:)`` and ``workspaces(ids:)``; ``substrateStatus`` and
+``errorCatalogue``, which hold no workspace data."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from typing import Annotated, Any
 import strawberry
 from graphql import FieldNode
 
+from gateway.api.error_codes import ErrorCodeInfo, error_catalogue
+from gateway.api.status import SubstrateStatus, build_status
 from gateway.api.workspace import WORKSPACE_READS, Info, Workspace
 from gateway.errors import BadUserInput
 from gateway.plans import direct
@@ -91,3 +94,19 @@ class Query:
         reads = () if limit is None else ((prefetch.EVENTS, limit),)
         items: list[Awaitable[Any]] = [_one_of_many(ctx, str(i), reads) for i in ids]
         return items  # type: ignore[return-value]
+
+    @strawberry.field(
+        description="What the substrate offers this gateway process now: its MCP write tools "
+        "(available? retries safe end to end?), the open deviations and the capability row's "
+        "source. Decide before writing instead of learning from a `DeferredError`. Any "
+        "authenticated caller; no workspace data; no database read."
+    )
+    def substrate_status(self, info: Info) -> SubstrateStatus:
+        return build_status(info.context)
+
+    @strawberry.field(
+        description="Every `extensions.code` the gateway answers, with whether retrying helps "
+        "and when (the `ErrorCode` enum, readable without introspection)."
+    )
+    def error_catalogue(self) -> list[ErrorCodeInfo]:
+        return error_catalogue()

@@ -125,19 +125,26 @@ class InvalidInput:
 @strawberry.enum(description="Why a write could not be completed.")
 class WriteFailureCode(Enum):
     MCP_UNAVAILABLE = strawberry.enum_value(
-        "MCP_UNAVAILABLE", description="The MCP server is unreachable; nothing was sent."
+        "MCP_UNAVAILABLE",
+        description="The MCP server is unreachable; nothing was sent. Retryable.",
     )
     MCP_TIMEOUT = strawberry.enum_value(
-        "MCP_TIMEOUT", description="The tool did not answer in time; it may have written."
+        "MCP_TIMEOUT",
+        description="The tool did not answer in time; it may have written. Retryable when the "
+        "tool takes the idempotency key (`substrateStatus`); otherwise not: check first.",
     )
     MCP_CONNECTION_LOST = strawberry.enum_value(
-        "MCP_CONNECTION_LOST", description="The connection broke mid-call; it may have written."
+        "MCP_CONNECTION_LOST",
+        description="The connection broke mid-call; it may have written. Retryable as "
+        "`MCP_TIMEOUT`.",
     )
     TOOL_FAILED = strawberry.enum_value(
-        "TOOL_FAILED", description="The tool reported an error (details in the gateway's log)."
+        "TOOL_FAILED",
+        description="The tool reported an error (details in the gateway's log). Retryable.",
     )
     BAD_TOOL_ANSWER = strawberry.enum_value(
-        "BAD_TOOL_ANSWER", description="The tool answered in a shape the gateway cannot read."
+        "BAD_TOOL_ANSWER",
+        description="The tool answered in a shape the gateway cannot read. Not retryable.",
     )
 
 
@@ -149,7 +156,9 @@ class WriteFailed:
     code: WriteFailureCode = strawberry.field(description="What went wrong, as a code.")
     message: str = strawberry.field(description="What happened and what to do.")
     retryable: bool = strawberry.field(
-        description="Whether the same call (same idempotencyKey) may succeed if sent again."
+        description="Whether the same call (same idempotencyKey) may succeed if sent again "
+        "without writing twice. False after an unknown outcome with a tool that takes no "
+        "idempotency key: check the workspace first."
     )
     retry_after_seconds: int | None = strawberry.field(
         description="Seconds to wait before retrying; null when retrying will not help."

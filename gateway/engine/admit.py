@@ -13,16 +13,17 @@ from typing import Any, Final
 from graphql import OperationDefinitionNode
 
 from gateway import errors as codes
+from gateway.catalogue import Code, extensions
 from gateway.engine.cost import QUERY_TOO_COSTLY, fixed_cost, query_cost
 from gateway.engine.documents import DocumentCache, Prepared
 from gateway.engine.shaping import format_error
 from gateway.settings import Settings
 
-QUERY_TOO_LARGE: Final = "QUERY_TOO_LARGE"
+QUERY_TOO_LARGE: Final = Code.QUERY_TOO_LARGE
 
 
-def _error(message: str, code: str, **extensions: Any) -> dict[str, Any]:
-    return {"message": message, "extensions": {"code": code, **extensions}}
+def _error(message: str, code: Code, **details: Any) -> dict[str, Any]:
+    return {"message": message, "extensions": extensions(code, **details)}
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,11 +36,12 @@ from graphql import (
 )
 from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
 
+from gateway.catalogue import Code
 from gateway.engine.rules import fragments_of
 
 DEFAULT_LIST_SIZE: Final = 50
 SIZE_ARGUMENTS: Final = ("limit", "first", "last")
-QUERY_TOO_COSTLY: Final = "QUERY_TOO_COSTLY"
+QUERY_TOO_COSTLY: Final = Code.QUERY_TOO_COSTLY
 
 
 def _unwrap_list(type_: Any) -> bool:

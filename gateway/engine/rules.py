@@ -22,11 +22,13 @@ from graphql import (
     ValidationContext,
 )
 
+from gateway.catalogue import Code, extensions
+
 INTROSPECTION_FIELDS: Final = frozenset({"__schema", "__type"})
 
-QUERY_TOO_DEEP: Final = "QUERY_TOO_DEEP"
-TOO_MANY_ALIASES: Final = "TOO_MANY_ALIASES"
-INTROSPECTION_DISABLED: Final = "INTROSPECTION_DISABLED"
+QUERY_TOO_DEEP: Final = Code.QUERY_TOO_DEEP
+TOO_MANY_ALIASES: Final = Code.TOO_MANY_ALIASES
+INTROSPECTION_DISABLED: Final = Code.INTROSPECTION_DISABLED
 
 
 def fragments_of(document: DocumentNode) -> dict[str, FragmentDefinitionNode]:
@@ -86,7 +88,7 @@ def shape_rule(*, max_depth: int, max_aliases: int) -> type[ASTValidationRule]:
                     GraphQLError(
                         f"The query is {depth} levels deep; at most {max_depth} are allowed.",
                         node,
-                        extensions={"code": QUERY_TOO_DEEP, "depth": depth, "max": max_depth},
+                        extensions=extensions(QUERY_TOO_DEEP, depth=depth, max=max_depth),
                     )
                 )
             if aliases > max_aliases:
@@ -95,11 +97,7 @@ def shape_rule(*, max_depth: int, max_aliases: int) -> type[ASTValidationRule]:
                         f"The query uses {aliases} aliases (fragments included); at most "
                         f"{max_aliases} are allowed.",
                         node,
-                        extensions={
-                            "code": TOO_MANY_ALIASES,
-                            "aliases": aliases,
-                            "max": max_aliases,
-                        },
+                        extensions=extensions(TOO_MANY_ALIASES, aliases=aliases, max=max_aliases),
                     )
                 )
 
@@ -115,7 +113,7 @@ class NoIntrospection(ASTValidationRule):
                 GraphQLError(
                     "Introspection is disabled on this gateway.",
                     node,
-                    extensions={"code": INTROSPECTION_DISABLED},
+                    extensions=extensions(INTROSPECTION_DISABLED),
                 )
             )
 

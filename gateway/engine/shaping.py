@@ -1,5 +1,6 @@
 """GraphQL errors shaped for clients: anything that is not the gateway's own message is masked
-and logged in full with the request id."""
+and logged in full with the request id. Every shaped error carries its code and whether retrying
+helps (``gateway.catalogue.extensions``)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,16 @@ from typing import Any, Final
 from graphql import GraphQLError
 
 from gateway import errors as codes
+from gateway.catalogue import Code, extensions_with
 from gateway.errors import GatewayError
 
 log = logging.getLogger("gateway.request")
 
-TOO_MANY_TOKENS: Final = "TOO_MANY_TOKENS"
+TOO_MANY_TOKENS: Final = Code.TOO_MANY_TOKENS
+_PHASE_CODES: Final = {
+    "parse": codes.GRAPHQL_PARSE_FAILED,
+    "validate": codes.GRAPHQL_VALIDATION_FAILED,
+}
 
 
 def format_error(error: GraphQLError, *, phase: str | None, request_id: str) -> dict[str, Any]:
@@ -29,13 +35,14 @@ def format_error(error: GraphQLError, *, phase: str | None, request_id: str) -> 
         out["extensions"] = original.to_extensions()
     elif original is None or isinstance(original, GraphQLError):
         # graphql-core's own errors (syntax, validation, variable coercion): safe to show.
-        code = {
-            "parse": codes.GRAPHQL_PARSE_FAILED,
-            "validate": codes.GRAPHQL_VALIDATION_FAILED,
-        }.get(phase or "", "BAD_USER_INPUT")
-        if phase == "parse" and "tokens. Parsing aborted" in error.message:
-            code = TOO_MANY_TOKENS
-        out["extensions"] = {"code": code, **(error.extensions or {})}
+        ours = error.extensions
+        if ours and "code" in ours:  # a rule of ours shaped it (``extensions``) already
+            out["extensions"] = dict(ours)
+        else:
+            code = _PHASE_CODES.get(phase or "", Code.BAD_USER_INPUT)
+            if phase == "parse" and "tokens. Parsing aborted" in error.message:
+                code = TOO_MANY_TOKENS
+            out["extensions"] = extensions_with(code, ours or {})
     else:
         log.error(
             "unexpected error in resolver",
@@ -43,7 +50,7 @@ def format_error(error: GraphQLError, *, phase: str | None, request_id: str) -> 
             extra={"request_id": request_id, "path": error.path},
         )
         out["message"] = "Internal server error."
-        out["extensions"] = {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id}
+        out["extensions"] = extensions_with(Code.INTERNAL_SERVER_ERROR, {"requestId": request_id})
     _drop_tracebacks(error)
     return out
 

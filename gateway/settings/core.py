@@ -320,6 +320,19 @@ class Settings:
     write_max_content_chars: int = setting(
         16 * 1024, "longest writeScratchpad content, in characters", low=1, high=1024 * 1024
     )
+    idempotency_ttl_seconds: float = setting(
+        86_400.0,
+        "seconds a process remembers a write sent to a tool without idempotency_key, to answer "
+        "its retries with the first write's result",
+        low=1,
+        high=30 * 86_400,
+    )
+    idempotency_max_keys: int = setting(
+        10_000,
+        "most such writes a process remembers; the oldest are forgotten first",
+        low=1,
+        high=10_000_000,
+    )
     # -- reliability: deadlines, backpressure, shutdown -------------------------------------
     request_timeout: float = setting(
         10.0,

@@ -3,10 +3,10 @@
 Follows the GraphQL-over-HTTP specification: POST with ``application/json`` bodies, GET for
 queries (a mutation over GET is 405), ``application/graphql-response+json`` answered when the
 client accepts it and ``application/json`` for legacy clients. Errors leave as
-``{"message", "locations", "path", "extensions": {"code", ...}}``; anything unexpected is masked and
-logged in full with the request id, which the client also gets (``X-Request-ID``). Each request
-is observed by ``gateway.telemetry`` (log line, metrics, span) and may name a persisted query
-(``gateway.persisted``).
+``{"message", "locations", "path", "extensions": {"code", ..., "retryable"}}``; anything
+unexpected is masked and logged in full with the request id, which the client also gets
+(``X-Request-ID``). Each request is observed by ``gateway.telemetry`` (log line, metrics, span)
+and may name a persisted query (``gateway.persisted``).
 
 ``GraphQLHTTP`` is a plain ASGI app: it reads the scope's headers and the body itself and answers
 with one ``http.response.start`` and one ``http.response.body`` (with ``content-length``), so the
@@ -29,6 +29,7 @@ from starlette.types import Receive, Scope, Send
 
 from gateway import errors as codes
 from gateway.auth.bearer import Authenticator
+from gateway.catalogue import extensions
 from gateway.db import Database
 from gateway.engine.admit import admit
 from gateway.engine.documents import DocumentCache, document_id
@@ -236,7 +237,7 @@ class GraphQLHTTP:
                     {
                         "message": "Subscriptions are served over WebSocket at /graphql with "
                         "the graphql-transport-ws protocol.",
-                        "extensions": {"code": codes.BAD_REQUEST},
+                        "extensions": extensions(codes.BAD_REQUEST),
                     }
                 ]
             }
@@ -246,7 +247,7 @@ class GraphQLHTTP:
                 "errors": [
                     {
                         "message": "Mutations are only accepted over POST.",
-                        "extensions": {"code": codes.BAD_REQUEST},
+                        "extensions": extensions(codes.BAD_REQUEST),
                     }
                 ]
             }
@@ -318,5 +319,5 @@ class GraphQLHTTP:
         record: RequestRecord,
         headers: Mapping[str, str] | None = None,
     ) -> Answer:
-        body = {"errors": [{"message": message, "extensions": {"code": codes.BAD_REQUEST}}]}
+        body = {"errors": [{"message": message, "extensions": extensions(codes.BAD_REQUEST)}]}
         return self._respond(status, body, media, record, headers)

@@ -1,8 +1,9 @@
 """Kora's capability row from the substrate's tool when it is offered, else from the mirror.
 
-When the MCP server lists ``kora__read_kora_capability_row``, ``Workspace.capabilityRow`` and the
-session context are answered by it (``source: SUBSTRATE``). While it is not listed, or the server
-is unreachable, the mirror answers (``source: MIRROR``) as before. A call that fails (timeout,
+When the MCP server lists ``kora__read_kora_capability_row`` (declaring its ``workspace_id``
+argument), ``Workspace.capabilityRow`` and the session context are answered by it (``source:
+SUBSTRATE``). While it is not listed, or the server is unreachable, the mirror answers (``source:
+MIRROR``) as before. A call that fails (timeout,
 error, an answer of the wrong shape) falls back to the mirror for that read instead of failing it,
 and is logged on ``gateway.writes`` when the fallback starts and when it ends.
 """
@@ -11,12 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import Any, Literal
 
 from gateway.surfaces.capabilities import CapabilityMatrixRow, mirror_row, row_from_substrate
 from gateway.writes.deferred import CAPABILITY_ROW, TAG
 from gateway.writes.mcp import ToolLink
 from gateway.writes.tool_calls import ToolCallError
+from gateway.writes.tool_shapes import offer
 
 log = logging.getLogger("gateway.writes")
 
@@ -44,9 +46,19 @@ class ToolCapabilitySource:
         self._running: dict[str, asyncio.Task[CapabilityMatrixRow]] = {}
         self._falling_back = False
 
+    @property
+    def current_source(self) -> Literal["SUBSTRATE", "MIRROR"]:
+        """Where reads come from now: the tool while it is offered, unless its last call failed
+        (reads then fall back to the mirror until a call succeeds)."""
+        if self._offered() and not self._falling_back:
+            return "SUBSTRATE"
+        return "MIRROR"
+
+    def _offered(self) -> bool:
+        return offer(CAPABILITY_ROW, self._link.tools).available
+
     async def capability_row(self, workspace_id: str) -> CapabilityMatrixRow:
-        tools = self._link.tools
-        if tools is None or CAPABILITY_ROW.missing_tool not in tools:
+        if not self._offered():
             return mirror_row()
         # Concurrent reads of one workspace (a session context beside capabilityRow) share a call.
         task = self._running.get(workspace_id)

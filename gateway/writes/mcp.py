@@ -1,7 +1,8 @@
 """The MCP client: one long-lived session with the substrate's MCP server, and its tool list.
 
 ``ToolLink`` owns a background task (started and stopped by the app's lifespan) that connects
-over streamable HTTP, lists the server's tools, and lists them again every
+over streamable HTTP, lists the server's tools (each with the arguments its ``inputSchema``
+declares, ``gateway.writes.tool_shapes``), and lists them again every
 ``GATEWAY_MCP_REFRESH_SECONDS``, right after a failed call, and when a write finds the server
 unreachable. When the connection breaks, the task reconnects with a growing pause (at most the
 refresh interval). Request tasks call tools on the current session; every way a call can go wrong
@@ -14,7 +15,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
 from gateway.writes.tool_calls import (
@@ -24,6 +26,7 @@ from gateway.writes.tool_calls import (
     ToolUnavailable,
     answer_of,
 )
+from gateway.writes.tool_shapes import Tools, ToolSpec
 
 if TYPE_CHECKING:
     from mcp import Client
@@ -54,7 +57,10 @@ class ToolLink:
         self.call_timeout = call_timeout
         self._token = token
         self._client: Client | None = None
-        self._tools: frozenset[str] | None = None
+        self._tools: Tools | None = None
+        self.listed_at: datetime | None = None
+        """When the tools were last listed (UTC); None before the first listing."""
+        self._listeners: list[Callable[[Tools], None]] = []
         self._wake = asyncio.Event()
         self._attempt = asyncio.Event()
         self._attempt_started = float("-inf")
@@ -62,6 +68,8 @@ class ToolLink:
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._reachable: bool | None = None
+        self._last_listing: Tools | None = None
+        """The last successful listing, kept while the server is away (to notice changes)."""
         self._refusal: str | None = None
         """The last HTTP error status the server answered, for the unreachable log line."""
 
@@ -88,17 +96,22 @@ class ToolLink:
     # -- what the server offers -----------------------------------------------------------------
 
     @property
-    def tools(self) -> frozenset[str] | None:
+    def tools(self) -> Tools | None:
         """The tools of the last successful listing; None while the server is unreachable."""
         return self._tools
 
-    async def current_tools(self) -> frozenset[str] | None:
+    def on_change(self, listener: Callable[[Tools], None]) -> None:
+        """Call ``listener`` with the tools whenever a listing differs from the one before
+        (the first listing included)."""
+        self._listeners.append(listener)
+
+    async def current_tools(self) -> Tools | None:
         """The tools, asking for a new connection attempt first when the server is unreachable."""
         if self._tools is None and not self._stopping:
             await self._fresh_attempt()
         return self._tools
 
-    async def refresh(self) -> frozenset[str] | None:
+    async def refresh(self) -> Tools | None:
         """List the tools again now and wait (at most the call timeout) for the answer."""
         await self._fresh_attempt(allowance=0.0)
         return self._tools
@@ -209,26 +222,32 @@ class ToolLink:
             yield client
 
     async def _list(self, client: Client) -> None:
-        names: set[str] = set()
+        specs: dict[str, ToolSpec] = {}
         cursor: str | None = None
         async with asyncio.timeout(self.call_timeout):
             for _ in range(MAX_TOOL_PAGES):
                 page = await client.list_tools(cursor=cursor)
-                names.update(tool.name for tool in page.tools)
+                for tool in page.tools:
+                    specs[tool.name] = ToolSpec.from_schema(tool.name, tool.input_schema)
                 cursor = page.next_cursor
                 if cursor is None:
                     break
-        tools = frozenset(names)
+        tools: Tools = specs
+        changed = tools != self._last_listing
         if self._reachable is not True:
             log.info(
                 "MCP server reachable",
                 extra={"mcp_url": _safe_url(self.url), "tools": sorted(tools)},
             )
-        elif tools != self._tools:
+        elif changed:
             log.info("MCP server's tools changed", extra={"tools": sorted(tools)})
-        self._tools = tools
+        self._tools = self._last_listing = tools
+        self.listed_at = datetime.now(UTC)
         self._reachable = True
         self._attempt_finished()
+        if changed:
+            for listener in self._listeners:
+                listener(tools)
 
     def _mark_unreachable(self, exc: BaseException) -> None:
         self._tools = None

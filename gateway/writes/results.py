@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Final
 
@@ -23,11 +24,31 @@ RETRY_AFTER: Final[dict[FailureCode, int | None]] = {
     "TOOL_FAILED": 1,
     "BAD_TOOL_ANSWER": None,
 }
+OUTCOME_UNKNOWN: Final[frozenset[FailureCode]] = frozenset({"MCP_TIMEOUT", "MCP_CONNECTION_LOST"})
+"""Failures after the call was sent: the tool may have written."""
 
 
-def failure_message(tool: str, code: FailureCode, request_id: str) -> str:
-    """What a client reads in a WriteFailed: what happened and what to do."""
+def failure_message(tool: str, code: FailureCode, request_id: str, *, keyed: bool = True) -> str:
+    """What a client reads in a WriteFailed: what happened and what to do. ``keyed``: the tool
+    takes the idempotency key (else a call whose outcome is unknown must not be retried)."""
+    if not keyed and code in OUTCOME_UNKNOWN:
+        what = (
+            f"`{tool}` did not answer in time"
+            if code == "MCP_TIMEOUT"
+            else f"The connection to the MCP server broke during `{tool}`"
+        )
+        return (
+            f"{what}; the write may or may not have happened. `{tool}` takes no idempotency "
+            "key, so a retry could write it twice: this gateway answers this key with this "
+            "failure from now on. Check the workspace (e.g. `events`) before writing again "
+            "with a new idempotencyKey."
+        )
     retry = "Retry with the same idempotencyKey: the substrate writes it at most once."
+    if not keyed:
+        retry = (
+            "Retry with the same idempotencyKey: this gateway process answers a retry of a write "
+            "it completed with the first result."
+        )
     if code == "MCP_UNAVAILABLE":
         return f"The substrate's MCP server is unreachable; nothing was written. {retry}"
     if code == "MCP_TIMEOUT":
@@ -71,7 +92,7 @@ def timestamp(value: Any) -> datetime:
     return parsed
 
 
-def emitted(request: EmitRequest, answer: dict[str, Any]) -> Emitted:
+def emitted(request: EmitRequest, answer: Mapping[str, Any]) -> Emitted:
     return Emitted(
         event_id=str(uuid.UUID(str(answer["event_id"]))),
         workspace_id=request.workspace_id,
@@ -82,7 +103,7 @@ def emitted(request: EmitRequest, answer: dict[str, Any]) -> Emitted:
     )
 
 
-def scratchpad_written(request: ScratchpadRequest, answer: dict[str, Any]) -> ScratchpadWritten:
+def scratchpad_written(request: ScratchpadRequest, answer: Mapping[str, Any]) -> ScratchpadWritten:
     entry = ScratchpadRow(
         entry_id=str(uuid.UUID(str(answer["entry_id"]))),
         agent_id=KORA_AGENT_ID,

@@ -1,10 +1,14 @@
 """The write service: validate, then defer or write through the substrate's MCP tool, once.
 
 Order for every write: authorize the workspace (FORBIDDEN otherwise, as for reads) → check each
-field → check that the workspace exists → one attempt per idempotency key in this process (a
-concurrent duplicate waits for the first one's outcome) → deferred when the tool is not offered,
-else the tool call. The idempotency key travels to the tool, which writes at most once per key, so
-retries across requests and across gateway processes never write twice.
+field → check that the workspace exists → one attempt per caller and idempotency key in this
+process (a concurrent duplicate waits for the first one's outcome; a retry of a write sent
+without a key gets its remembered answer) → deferred when the tool is not offered (or does not
+declare the contract's arguments), else the tool call. The idempotency key travels to a tool
+whose ``inputSchema`` declares ``idempotency_key``: that tool writes at most once per key, so
+retries through any gateway process never write twice. To a tool that does not declare it, the
+key is not sent, and the process record (``gateway.writes.idempotency``) answers retries instead:
+single within this process for ``GATEWAY_IDEMPOTENCY_TTL_SECONDS``, not across processes.
 
 Every deferred or failed write is logged once, on ``gateway.writes``, with the tag, the deviation
 id, the workspace and the idempotency key.
@@ -15,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -27,6 +31,7 @@ from gateway.surfaces.scratchpad import KORA_AGENT_ID
 from gateway.surfaces.tenants import Tenant
 from gateway.writes import deferred, results
 from gateway.writes.deferred import TAG, Deviation
+from gateway.writes.idempotency import IdempotencyRecord, RecordKey
 from gateway.writes.mcp import ToolLink
 from gateway.writes.outcomes import (
     Deferred,
@@ -45,6 +50,7 @@ from gateway.writes.tool_calls import (
     ToolReportedError,
     ToolTimeout,
 )
+from gateway.writes.tool_shapes import IDEMPOTENCY_KEY, KeySupportLog, offer
 from gateway.writes.validation import Limits, check_emit, check_scratchpad
 
 log = logging.getLogger("gateway.writes")
@@ -53,10 +59,18 @@ T = TypeVar("T")
 Unwritten = Deferred | Failed | Invalid
 
 
+class Caller(Protocol):
+    @property
+    def subject(self) -> str: ...
+
+
 class WriteContext(Protocol):
     """What a write needs from the request: who asks, and the tenant loader."""
 
     request_id: str
+
+    @property
+    def principal(self) -> Caller: ...
 
     def authorize(self, workspace_id: str) -> None: ...
 
@@ -75,16 +89,27 @@ class _Write:
     workspace_id: str
     idempotency_key: str
     arguments: dict[str, Any]
+    """The contract's arguments, without the key (added only where the tool declares it)."""
     request_id: str
+    caller: str
+    answer_keys: tuple[str, ...]
+    """The fields of the tool's answer the gateway reads (what the process record keeps)."""
+
+    @property
+    def record_key(self) -> RecordKey:
+        return (self.caller, self.deviation.missing_tool, self.workspace_id, self.idempotency_key)
 
 
 class WriteService:
     """One per process, made by the app's lifespan. ``link`` None: no MCP server configured."""
 
-    def __init__(self, *, limits: Limits, link: ToolLink | None) -> None:
+    def __init__(self, *, limits: Limits, link: ToolLink | None, record: IdempotencyRecord) -> None:
         self.limits = limits
         self.link = link
-        self._attempts: dict[tuple[str, str, str], _Attempt] = {}
+        self.record = record
+        self._attempts: dict[RecordKey, _Attempt] = {}
+        if link is not None:
+            link.on_change(KeySupportLog(ttl_seconds=record.ttl_seconds))
 
     @classmethod
     def from_settings(cls, settings: Settings, link: ToolLink | None) -> WriteService:
@@ -92,7 +117,10 @@ class WriteService:
             max_payload_bytes=settings.write_max_payload_bytes,
             max_content_chars=settings.write_max_content_chars,
         )
-        return cls(limits=limits, link=link)
+        record = IdempotencyRecord(
+            ttl_seconds=settings.idempotency_ttl_seconds, max_keys=settings.idempotency_max_keys
+        )
+        return cls(limits=limits, link=link, record=record)
 
     async def emit(self, ctx: WriteContext, request: EmitRequest) -> EmitOutcome:
         ctx.authorize(request.workspace_id)
@@ -103,7 +131,6 @@ class WriteService:
             "workspace_id": request.workspace_id,
             "event_type": request.event_type,
             "payload": request.payload,
-            "idempotency_key": request.idempotency_key,
         }
         write = _Write(
             deferred.CHAIN_EMIT,
@@ -111,6 +138,8 @@ class WriteService:
             request.idempotency_key,
             arguments,
             ctx.request_id,
+            ctx.principal.subject,
+            answer_keys=("event_id", "occurred_at"),
         )
         outcome: EmitOutcome = await self._once(
             write, lambda answer: results.emitted(request, answer)
@@ -129,7 +158,6 @@ class WriteService:
             "agent_id": KORA_AGENT_ID,
             "kind": request.kind,
             "content": request.content,
-            "idempotency_key": request.idempotency_key,
         }
         write = _Write(
             deferred.SCRATCHPAD_WRITE,
@@ -137,6 +165,8 @@ class WriteService:
             request.idempotency_key,
             arguments,
             ctx.request_id,
+            ctx.principal.subject,
+            answer_keys=("entry_id", "created_at"),
         )
         outcome: ScratchpadOutcome = await self._once(
             write, lambda answer: results.scratchpad_written(request, answer)
@@ -145,9 +175,10 @@ class WriteService:
 
     # -- once per key ---------------------------------------------------------------------------
 
-    async def _once(self, write: _Write, parse: Callable[[dict[str, Any]], T]) -> T | Unwritten:
-        """Run the write, or join the same key's attempt already running in this process."""
-        key = (write.deviation.missing_tool, write.workspace_id, write.idempotency_key)
+    async def _once(self, write: _Write, parse: Callable[[Mapping[str, Any]], T]) -> T | Unwritten:
+        """Run the write, join the same key's attempt already running in this process, or
+        answer the write this process remembers under the key."""
+        key = write.record_key
         fingerprint = hashlib.sha256(
             orjson.dumps(write.arguments, option=orjson.OPT_SORT_KEYS)
         ).hexdigest()
@@ -156,7 +187,16 @@ class WriteService:
             if running.fingerprint != fingerprint:
                 return results.key_reused()
             return await asyncio.shield(running.task)
-        attempt = _Attempt(fingerprint, asyncio.create_task(self._attempt(write, parse)))
+        remembered = self.record.get(key)
+        if remembered is not None:
+            if remembered.fingerprint != fingerprint:
+                return results.key_reused()
+            if remembered.failed is not None:
+                return remembered.failed
+            assert remembered.answer is not None
+            return parse(remembered.answer)
+        task = asyncio.create_task(self._attempt(write, parse, fingerprint))
+        attempt = _Attempt(fingerprint, task)
         self._attempts[key] = attempt
 
         def forget(_: asyncio.Task[Any]) -> None:
@@ -167,7 +207,9 @@ class WriteService:
         # Shielded: a caller that goes away does not cancel a write other callers wait for.
         return await asyncio.shield(attempt.task)
 
-    async def _attempt(self, write: _Write, parse: Callable[[dict[str, Any]], T]) -> T | Unwritten:
+    async def _attempt(
+        self, write: _Write, parse: Callable[[Mapping[str, Any]], T], fingerprint: str
+    ) -> T | Unwritten:
         link = self.link
         dev = write.deviation
         if link is None:
@@ -175,10 +217,31 @@ class WriteService:
         tools = await link.current_tools()
         if tools is None:
             return self._fail(write, "MCP_UNAVAILABLE", "the MCP server is unreachable")
-        if dev.missing_tool not in tools:
-            return self._defer(write, configured=True)
+        offered = offer(dev, tools)
+        if not offered.available:
+            return self._defer(write, configured=True, undeclared=offered.undeclared)
+        keyed = offered.takes_idempotency_key
+        arguments = write.arguments
+        if keyed:
+            arguments = {**arguments, IDEMPOTENCY_KEY: write.idempotency_key}
+        outcome = await self._call(write, link, arguments, parse, keyed=keyed)
+        if not keyed:
+            self._remember(write, fingerprint, outcome)
+        return outcome[0] if isinstance(outcome, tuple) else outcome
+
+    async def _call(
+        self,
+        write: _Write,
+        link: ToolLink,
+        arguments: dict[str, Any],
+        parse: Callable[[Mapping[str, Any]], T],
+        *,
+        keyed: bool,
+    ) -> tuple[T, Mapping[str, Any]] | Unwritten:
+        """The tool call: the parsed outcome with the answer it came from, or what went wrong."""
+        dev = write.deviation
         try:
-            answer = await link.call(dev.missing_tool, write.arguments)
+            answer = await link.call(dev.missing_tool, arguments)
         except ToolReportedError as exc:
             if exc.tool_code == "idempotency_key_reused":
                 return results.key_reused()
@@ -187,38 +250,56 @@ class WriteService:
             if exc.tool_code is None:
                 # Perhaps the tool was withdrawn since the last listing ("Unknown tool").
                 tools = await link.refresh()
-                if tools is not None and dev.missing_tool not in tools:
+                if tools is not None and not offer(dev, tools).available:
                     return self._defer(write, configured=True)
-            return self._fail(write, "TOOL_FAILED", exc.message)
+            return self._fail(write, "TOOL_FAILED", exc.message, keyed=keyed)
         except ToolTimeout as exc:
-            return self._fail(write, "MCP_TIMEOUT", exc.message)
+            return self._fail(write, "MCP_TIMEOUT", exc.message, keyed=keyed)
         except ToolConnectionLost as exc:
-            return self._fail(write, "MCP_CONNECTION_LOST", exc.message)
+            return self._fail(write, "MCP_CONNECTION_LOST", exc.message, keyed=keyed)
         except ToolAnswerInvalid as exc:
-            return self._fail(write, "BAD_TOOL_ANSWER", exc.message)
+            return self._fail(write, "BAD_TOOL_ANSWER", exc.message, keyed=keyed)
         except ToolCallError as exc:
-            return self._fail(write, "MCP_UNAVAILABLE", exc.message)
+            return self._fail(write, "MCP_UNAVAILABLE", exc.message, keyed=keyed)
         try:
-            return parse(answer)
+            return parse(answer), answer
         except (KeyError, TypeError, ValueError) as exc:
-            return self._fail(write, "BAD_TOOL_ANSWER", f"{type(exc).__name__}: {exc}")
+            detail = f"{type(exc).__name__}: {exc}"
+            return self._fail(write, "BAD_TOOL_ANSWER", detail, keyed=keyed)
+
+    def _remember(self, write: _Write, fingerprint: str, outcome: Any) -> None:
+        """Keep what a key-less call did, so that a retry in this process does not write again:
+        the answer of a write, or a failure after which it may have happened."""
+        key = write.record_key
+        if isinstance(outcome, tuple):
+            kept = {name: outcome[1][name] for name in write.answer_keys}
+            self.record.remember(key, fingerprint, answer=kept)
+        elif isinstance(outcome, Failed) and not outcome.retryable:
+            self.record.remember(key, fingerprint, failed=outcome)
 
     # -- outcomes that are logged ---------------------------------------------------------------
 
-    def _defer(self, write: _Write, *, configured: bool) -> Deferred:
-        message = deferred.deferred_message(write.deviation, configured=configured)
+    def _defer(
+        self, write: _Write, *, configured: bool, undeclared: tuple[str, ...] = ()
+    ) -> Deferred:
+        message = deferred.deferred_message(
+            write.deviation, configured=configured, undeclared=undeclared
+        )
         log.info(f"{TAG} write deferred", extra=_log_fields(write))
         telemetry.deferred_write(write.deviation.deviation_id)
         return Deferred(write.deviation, message)
 
-    def _fail(self, write: _Write, code: FailureCode, detail: str) -> Failed:
-        retryable = code != "BAD_TOOL_ANSWER"
+    def _fail(self, write: _Write, code: FailureCode, detail: str, *, keyed: bool = True) -> Failed:
+        # Without a key on the tool's side, a call whose outcome is unknown must not be sent
+        # again: the tool would write twice.
+        retryable = code != "BAD_TOOL_ANSWER" and (keyed or code not in results.OUTCOME_UNKNOWN)
         log.warning(
             f"{TAG} write failed",
             extra={**_log_fields(write), "code": code, "retryable": retryable, "detail": detail},
         )
-        message = results.failure_message(write.deviation.missing_tool, code, write.request_id)
-        return Failed(code, message, retryable, results.RETRY_AFTER[code])
+        tool = write.deviation.missing_tool
+        message = results.failure_message(tool, code, write.request_id, keyed=keyed)
+        return Failed(code, message, retryable, results.RETRY_AFTER[code] if retryable else None)
 
 
 def _log_fields(write: _Write) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
@@ -10,10 +11,9 @@ import asyncpg
 import pytest
 
 from gateway.settings import Settings
-from tests.writes.support import McpServerProcess
+from tests.writes.support import MCP_TOKEN, McpServerProcess
 
 _serial = itertools.count(1)
-MCP_TOKEN = "test-mcp-token"
 
 
 @pytest.fixture(scope="session")
@@ -33,11 +33,16 @@ def mcp_process(
 
 @pytest.fixture
 async def mcp_server(mcp_process: McpServerProcess) -> AsyncIterator[McpServerProcess]:
-    """The session's MCP server (started again if a test crashed it), reset to every tool, no
-    fault and no overrides."""
+    """The session's MCP server (started again if a test crashed it), reset to every tool (each
+    declaring ``idempotency_key``), no fault and no overrides."""
     if not mcp_process.running():
         mcp_process.start()
-    reset = {"tools": ["emit", "scratchpad", "capability"], "fault": {}, "overrides": {}}
+    reset = {
+        "tools": ["emit", "scratchpad", "capability"],
+        "shapes": {},
+        "fault": {},
+        "overrides": {},
+    }
     await mcp_process.control(**reset, reset_calls=True)
     yield mcp_process
     await mcp_process.control(**reset)
@@ -55,9 +60,9 @@ def mcp_settings(
     return make
 
 
-@pytest.fixture
-async def workspace(admin_conn: asyncpg.Connection) -> AsyncIterator[str]:
-    """A workspace of this test's own; its events, entries and tool keys are removed after."""
+@contextlib.asynccontextmanager
+async def owned_workspace(admin_conn: asyncpg.Connection) -> AsyncIterator[str]:
+    """A workspace of its own; its events, entries and tool keys are removed after."""
     workspace_id = f"org_writes_{next(_serial):03d}_{id(admin_conn):x}"
     tenant_id = await admin_conn.fetchval(
         "INSERT INTO hivex_foundation.tenant (clerk_org_id, display_name)"
@@ -76,3 +81,10 @@ async def workspace(admin_conn: asyncpg.Connection) -> AsyncIterator[str]:
             "DELETE FROM kora_mcp_tools.idempotency WHERE workspace_id = $1", workspace_id
         )
     await admin_conn.execute("DELETE FROM hivex_foundation.tenant WHERE tenant_id = $1", tenant_id)
+
+
+@pytest.fixture
+async def workspace(admin_conn: asyncpg.Connection) -> AsyncIterator[str]:
+    """A workspace of this test's own; its events, entries and tool keys are removed after."""
+    async with owned_workspace(admin_conn) as workspace_id:
+        yield workspace_id

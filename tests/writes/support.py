@@ -13,6 +13,8 @@ import httpx
 
 from tests.support import REPO, free_port
 
+MCP_TOKEN = "test-mcp-token"
+
 EMIT = """
 mutation Emit($input: EmitEventInput!) {
   emitEvent(input: $input) {
@@ -43,6 +45,20 @@ query Back($id: ID!) {
     capabilityRow { source deviationId grantedCount deniedCount granted }
   }
 }"""
+
+
+def served_env(reader_dsn: str, mcp_server: McpServerProcess, **extra: str) -> dict[str, str]:
+    """The environment of a `gateway serve` writing through the test MCP server: JSON logs, no
+    authentication, the tool list refreshed every 0.2 s; ``extra`` adds or overrides."""
+    return {
+        "DATABASE_URL": reader_dsn,
+        "GATEWAY_AUTH_MODE": "none",
+        "GATEWAY_LOG_FORMAT": "json",
+        "GATEWAY_MCP_URL": mcp_server.url,
+        "GATEWAY_MCP_TOKEN": MCP_TOKEN,
+        "GATEWAY_MCP_REFRESH_SECONDS": "0.2",
+        **extra,
+    }
 
 
 class McpServerProcess:

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import asyncpg
-import httpx
 from starlette.requests import HTTPConnection
 
-from gateway.app import create_app
 from gateway.reads.principal import Principal
 from gateway.settings import Settings
 from tests.conftest import running_app
@@ -95,14 +93,8 @@ class OneWorkspace:
         return Principal(subject="tester", workspaces=frozenset({DEMO_WS}))
 
 
-@contextlib.asynccontextmanager
-async def holding_only_demo(settings: Settings) -> AsyncIterator[GqlClient]:
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        app.state.graphql.authenticator = OneWorkspace()
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as http:
-            yield GqlClient(http)
+def holding_only_demo(settings: Settings) -> contextlib.AbstractAsyncContextManager[GqlClient]:
+    return running_app(settings, OneWorkspace())
 
 
 async def test_a_workspace_the_caller_does_not_hold_is_forbidden(

@@ -10,22 +10,13 @@ from pathlib import Path
 import httpx
 
 from tests.support import GqlClient, ServerProcess
-from tests.writes.conftest import MCP_TOKEN
-from tests.writes.support import EMIT, McpServerProcess
+from tests.writes.support import EMIT, McpServerProcess, served_env
 
 
 async def test_served_gateway_writes_through_then_defers_and_logs_it_once(
     reader_dsn: str, mcp_server: McpServerProcess, workspace: str, tmp_path: Path
 ) -> None:
-    env = {
-        "DATABASE_URL": reader_dsn,
-        "GATEWAY_AUTH_MODE": "none",
-        "GATEWAY_LOG_FORMAT": "json",
-        "GATEWAY_MCP_URL": mcp_server.url,
-        "GATEWAY_MCP_TOKEN": MCP_TOKEN,
-        "GATEWAY_MCP_REFRESH_SECONDS": "0.2",
-    }
-    server = ServerProcess(env, log_path=tmp_path / "gateway.log")
+    server = ServerProcess(served_env(reader_dsn, mcp_server), log_path=tmp_path / "gateway.log")
     try:
         await asyncio.to_thread(server.wait_ready)
         async with httpx.AsyncClient(base_url=server.url) as http:

@@ -15,6 +15,7 @@ from typing import Any, cast
 from graphql import ExecutionResult, OperationType, subscribe
 from graphql.pyutils import is_awaitable
 
+from gateway.catalogue import Code, extensions
 from gateway.engine.admit import admit
 from gateway.engine.documents import DocumentCache
 from gateway.engine.execute import run
@@ -66,7 +67,7 @@ class Operation:
             await self._error_quietly(
                 {
                     "message": "Internal server error.",
-                    "extensions": {"code": "INTERNAL_SERVER_ERROR", "requestId": ctx.request_id},
+                    "extensions": extensions(Code.INTERNAL_SERVER_ERROR, requestId=ctx.request_id),
                 }
             )
         except BaseException:
