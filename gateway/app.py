@@ -39,8 +39,10 @@ from gateway.observe.telemetry import Telemetry
 from gateway.observe.tracing import build_tracing
 from gateway.settings import ConfigError, Settings
 from gateway.transport import routes
+from gateway.transport.drain import Drain, draining_on_sigterm
 from gateway.transport.graphiql import GraphiQL, demo_headers
 from gateway.transport.http import GraphQLHTTP
+from gateway.transport.proxies import ProxyHeaders, TrustedProxies
 from gateway.transport.ws.connection import WebSocketEndpoint
 from gateway.writes.capability_source import ToolCapabilitySource
 from gateway.writes.deferred import DEVIATIONS
@@ -65,13 +67,17 @@ class _GraphQLEndpoint:
 
 class _GraphQLFirst:
     """The innermost middleware: HTTP requests to ``/graphql`` go to the endpoint, the rest to
-    Starlette's exception middleware and router."""
+    Starlette's exception middleware and router. While the process drains, every HTTP answer
+    asks the client to close its connection."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, drain: Drain) -> None:
         self.app = app
         self.graphql = _GraphQLEndpoint()
+        self.drain = drain
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.drain.draining and scope["type"] == "http":
+            send = self.drain.closing(send)
         if (
             scope["type"] == "http"
             and scope["path"] == GRAPHQL_PATH
@@ -86,8 +92,12 @@ class _GraphQLFirst:
 class Gateway(Starlette):
     """Starlette, with HTTP requests to ``/graphql`` taking the short way (see the module)."""
 
+    def __init__(self, *, drain: Drain, **options: Any) -> None:
+        super().__init__(**options)
+        self.drain = drain
+
     def build_middleware_stack(self) -> ASGIApp:
-        self.user_middleware.append(Middleware(_GraphQLFirst))
+        self.user_middleware.append(Middleware(_GraphQLFirst, drain=self.drain))
         try:
             return super().build_middleware_stack()
         finally:
@@ -186,7 +196,7 @@ async def _open(
         capability_source=capability_source,
         writes=writes,
     )
-    app.state.live = WebSocketEndpoint(
+    app.state.live = live = WebSocketEndpoint(
         settings=settings,
         db=db,
         documents=documents,
@@ -194,21 +204,31 @@ async def _open(
         capability_source=capability_source,
         writes=writes,
     )
+    drain: Drain = app.state.drain
+    # When the drain ends, subscribers are told to reconnect (elsewhere) with `after`.
+    drain.on_end(live.close_all)
 
 
-def create_app(settings: Settings) -> Starlette:
-    """Build the ASGI app. Nothing connects until the lifespan starts."""
+def create_app(settings: Settings, *, drain_on_sigterm: bool = False) -> Starlette:
+    """Build the ASGI app. Nothing connects until the lifespan starts.
+
+    With ``drain_on_sigterm`` (what ``gateway serve`` runs), the lifespan takes SIGTERM over
+    while it serves: the process drains for ``GATEWAY_DRAIN_SECONDS``, then the server stops
+    (``gateway.transport.drain``)."""
     if not settings.database_url:
         raise ConfigError(
             "DATABASE_URL is not set: `gateway serve` starts the embedded database "
             "and sets it; set it to the substrate's DSN to use your own"
         )
     authenticator = build_authenticator(settings)
+    drain = Drain(settings.drain_seconds)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
             await _open(app, settings, authenticator, stack)
+            if drain_on_sigterm:
+                stack.enter_context(draining_on_sigterm(drain))
             yield
 
     table = [
@@ -221,10 +241,14 @@ def create_app(settings: Settings) -> Starlette:
     ]
     if settings.metrics:
         table.append(Route("/metrics", routes.metrics_endpoint, methods=["GET"]))
-    middleware: list[Middleware] = []
+    # First: every later layer sees the client and scheme a trusted proxy names.
+    proxies = TrustedProxies(settings.trusted_proxies)
+    middleware = [Middleware(ProxyHeaders, proxies=proxies)]
     if settings.cors_origins:
         middleware.append(Middleware(CORSMiddleware, **_cors(settings)))
-    return Gateway(routes=table, middleware=middleware, lifespan=lifespan)
+    app = Gateway(drain=drain, routes=table, middleware=middleware, lifespan=lifespan)
+    app.state.drain = drain
+    return app
 
 
 def _cors(settings: Settings) -> dict[str, Any]:
@@ -241,4 +265,4 @@ def app_from_env() -> Starlette:
     """Factory for uvicorn workers: settings from the environment, logging configured."""
     settings = Settings.from_env()
     configure_logging(fmt=settings.log_format, level=settings.log_level)
-    return create_app(settings)
+    return create_app(settings, drain_on_sigterm=True)

@@ -32,6 +32,7 @@ DEMO_DEFAULTS = {
     "GATEWAY_INTROSPECTION": "true",
     "GATEWAY_LOG_FORMAT": "text",
     "GATEWAY_LIVE_NOTIFY_CHANNEL": "kora_events",  # the demo DDL notifies on it
+    "GATEWAY_DRAIN_SECONDS": "0",  # no load balancer to drain from
 }
 """What `gateway demo` sets unless the environment says otherwise."""
 
@@ -54,7 +55,8 @@ KeyboardInterrupt itself (uvicorn swallows it after its shutdown; start-up says 
 
 
 def _serve(settings: Settings, *, demo: bool) -> int:
-    """Serve until SIGTERM or Ctrl-C; then finish in-flight requests (up to
+    """Serve until SIGTERM or Ctrl-C; on SIGTERM drain first (GATEWAY_DRAIN_SECONDS, see
+    ``gateway.transport.drain``); then finish in-flight requests (up to
     GATEWAY_SHUTDOWN_GRACE), close the pool, stop the embedded PostgreSQL if this process
     started it, and exit 0.
 
@@ -89,6 +91,7 @@ def _run(settings: Settings, *, demo: bool, started: list[Any]) -> int:
     from gateway.dev.startup import Progress, ReadyWatch, browser_url, start_embedded
     from gateway.observe.logs import configure_logging
     from gateway.transport.assets import default_assets_dir, load_assets
+    from gateway.transport.shutdown import DrainingHttpProtocol
 
     progress = Progress(enabled=demo or sys.stderr.isatty())
     if demo:
@@ -124,10 +127,11 @@ def _run(settings: Settings, *, demo: bool, started: list[Any]) -> int:
             port=effective.port,
             workers=effective.workers,
             loop="uvloop",
-            http="httptools",
+            http=DrainingHttpProtocol,  # httptools, closing fresh connections gently
             lifespan="on",
             log_config=None,
             access_log=False,
+            proxy_headers=False,  # the app believes proxies itself (GATEWAY_TRUSTED_PROXIES)
             timeout_graceful_shutdown=effective.shutdown_grace,
         )
     return 0

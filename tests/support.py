@@ -108,6 +108,8 @@ class ServerProcess:
         self._log = log_path.open("wb")
         self.url = f"http://127.0.0.1:{self.port}"
         full_env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+        # Stopped at once unless a test drains on purpose (tests/test_shutdown.py).
+        full_env["GATEWAY_DRAIN_SECONDS"] = "0"
         full_env.update(env)
         full_env.update({"GATEWAY_HOST": "127.0.0.1", "GATEWAY_PORT": str(self.port)})
         self.proc = subprocess.Popen(

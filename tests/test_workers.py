@@ -1,11 +1,13 @@
 """`gateway serve --workers N`: N processes share the port, a killed worker is replaced, and
-SIGTERM stops them all, then the embedded PostgreSQL the command started, exit 0."""
+SIGTERM drains them all (still serving, /readyz `draining`), then stops them, then the embedded
+PostgreSQL the command started, exit 0."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import signal
+import time
 from pathlib import Path
 
 import httpx
@@ -26,6 +28,7 @@ async def test_workers_share_the_port_and_a_killed_worker_is_replaced() -> None:
                 "GATEWAY_AUTH_MODE": "none",
                 "GATEWAY_DATA_DIR": str(datadir.parent),
                 "GATEWAY_LOG_FORMAT": "json",
+                "GATEWAY_DRAIN_SECONDS": "2",
             },
             log_path=datadir.parent / "gateway.log",
             args=("--workers", "2"),
@@ -51,20 +54,43 @@ async def test_workers_share_the_port_and_a_killed_worker_is_replaced() -> None:
             postmaster = datadir / "postmaster.pid"
             assert postmaster.exists()
             server.proc.send_signal(signal.SIGTERM)
+            await asyncio.sleep(0.7)  # the supervisor passes SIGTERM on (it looks every 0.5 s)
+            draining = await _requests(server, 8, path="/readyz")
+            served = await _requests(server, 8)
             exit_code = await asyncio.to_thread(server.proc.wait, 30)
         finally:
             server.stop()
         assert exit_code == 0, server.log_text()[-3000:]
+        assert all(o.status == 503 for o in draining), draining
+        assert all(o.ok for o in served), served
+        assert _pids_draining(server.log_path) == (workers - {victim}) | replacement
         assert not postmaster.exists(), "the embedded PostgreSQL was left running"
         for pid in workers | replacement:
             assert _gone(pid), f"worker {pid} left running"
 
 
-async def _requests(server: ServerProcess, count: int) -> list[Outcome]:
-    """``count`` requests, each on a fresh connection, eight at a time."""
+async def _requests(server: ServerProcess, count: int, path: str = "") -> list[Outcome]:
+    """``count`` requests, each on a fresh connection, eight at a time (GETs of ``path``)."""
     limits = httpx.Limits(max_connections=8, max_keepalive_connections=0)
     async with httpx.AsyncClient(base_url=server.url, timeout=10, limits=limits) as http:
+        if path:
+            return list(await asyncio.gather(*(_get(http, path) for _ in range(count))))
         return list(await asyncio.gather(*(send(http, QUERY) for _ in range(count))))
+
+
+async def _get(http: httpx.AsyncClient, path: str) -> Outcome:
+    started = time.monotonic()
+    response = await http.get(path)
+    return Outcome(started, time.monotonic(), response.status_code)
+
+
+def _pids_draining(log_path: Path) -> set[int]:
+    """The pids that logged the start of their drain."""
+    return {
+        int(orjson.loads(line)["pid"])
+        for line in log_path.read_bytes().splitlines()
+        if line.startswith(b"{") and b'"msg":"SIGTERM: draining"' in line
+    }
 
 
 async def _served_by(server: ServerProcess, *, at_least: int) -> bool:

@@ -41,6 +41,8 @@ class RequestRecord:
 
     request_id: str
     method: str
+    client: str | None = None
+    """The caller's address: the peer's, or the client a trusted proxy named."""
     started: float = field(default_factory=time.perf_counter)
     operation_name: str | None = None
     operation_type: str | None = None
@@ -120,6 +122,7 @@ class Telemetry:
         fields: dict[str, Any] = {
             "request_id": record.request_id,
             "method": record.method,
+            "client": record.client,
             "operation": record.operation_name,
             "operation_type": record.operation_type,
             "document_id": record.document_id,

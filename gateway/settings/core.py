@@ -9,6 +9,7 @@ text. The README's settings table is generated from these fields (``gateway.sett
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import re
 import typing
 from collections.abc import Callable, Iterator, Mapping
@@ -84,6 +85,20 @@ def _exporters(name: str, raw: str) -> str:
             f"{', '.join(EXPORTERS)}"
         )
     return raw.lower()
+
+
+def _networks(name: str, raw: str) -> str:
+    for entry in _csv(raw):
+        if entry in ("*", "none"):
+            continue
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise ConfigError(
+                f"{name}: {entry!r} is not an IP address or network: use addresses or CIDR "
+                "networks (e.g. 10.0.0.0/8,127.0.0.1), `*` for any peer, `none` for no one"
+            ) from None
+    return raw
 
 
 def _csv(raw: str) -> tuple[str, ...]:
@@ -193,6 +208,13 @@ class Settings:
     )
     cors_origins: tuple[str, ...] = setting(
         (), "comma-separated origins allowed by CORS; empty: none"
+    )
+    trusted_proxies: tuple[str, ...] = setting(
+        ("127.0.0.1", "::1"),
+        "addresses or networks (CIDR) of the proxies in front, comma-separated; only from "
+        "these are X-Forwarded-For, X-Forwarded-Proto and X-Request-ID believed; `*` any "
+        "peer, `none` no one",
+        check=_networks,
     )
     # -- GraphiQL and assets ----------------------------------------------------------------
     graphiql: bool = setting(True, "serve GraphiQL to browsers on GET /graphql")
@@ -346,8 +368,18 @@ class Settings:
         low=1,
         high=100_000,
     )
+    drain_seconds: float = setting(
+        5.0,
+        "seconds after SIGTERM during which the process still serves while /readyz answers 503 "
+        "(draining) and every answer carries Connection: close; then it stops accepting",
+        low=0,
+        high=3600,
+    )
     shutdown_grace: int = setting(
-        10, "seconds in-flight requests get to finish after SIGTERM", low=0, high=3600
+        10,
+        "seconds in-flight requests get to finish once the process stops accepting",
+        low=0,
+        high=3600,
     )
 
     @classmethod

@@ -41,6 +41,7 @@ from gateway.observe.telemetry import RequestRecord, Telemetry, current_stats
 from gateway.observe.tracing import Tracing
 from gateway.reads.context import Context
 from gateway.transport.inflight import InFlight
+from gateway.transport.proxies import TRUSTED
 from gateway.transport.requests import (
     GRAPHQL_RESPONSE,
     JSON,
@@ -125,10 +126,13 @@ class GraphQLHTTP:
             page = self.graphiql(Request(scope, receive))
             await page(scope, receive, send)
             return
-        raw_id = headers.get("x-request-id", "")
+        # A request id and a client address only as a trusted proxy names them (ProxyHeaders).
+        raw_id = headers.get("x-request-id", "") if scope.get(TRUSTED) else ""
+        client = scope.get("client")
         record = RequestRecord(
             request_id=raw_id if _REQUEST_ID.match(raw_id) else next(self._ids),
             method=method,
+            client=client[0] if client else None,
         )
         with self.telemetry.request(record, path=scope["path"], headers=headers):
             if not self.admission.try_enter():

@@ -8,6 +8,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from gateway.db import Database
 from gateway.errors import GatewayError
 from gateway.observe.telemetry import Telemetry
+from gateway.transport.drain import Drain
 from gateway.transport.graphiql import GraphiQL
 
 
@@ -16,6 +17,11 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
+    """200 when reads can be served; 503 while the database is away, and while the process
+    drains before stopping (so that a load balancer sends new requests elsewhere)."""
+    drain: Drain = request.app.state.drain
+    if drain.draining:
+        return JSONResponse({"status": "draining"}, status_code=503)
     db: Database = request.app.state.db
     try:
         await db.ping()

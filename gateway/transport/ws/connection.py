@@ -15,7 +15,7 @@ import logging
 import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -67,9 +67,11 @@ class LiveConnection:
             return
         await self.ws.accept(subprotocol=messages.SUBPROTOCOL)
         watchdog = asyncio.create_task(self._watchdog())
+        self.endpoint.connections.add(self)
         try:
             await self._read()
         finally:
+            self.endpoint.connections.discard(self)
             watchdog.cancel()
             tasks = list(self.ops.values())
             for task in tasks:
@@ -93,6 +95,12 @@ class LiveConnection:
         self.close_code = int(code)
         with contextlib.suppress(*GONE):
             await self.ws.close(code=int(code), reason=messages.close_reason(reason))
+
+    async def restart(self, reason: str) -> None:
+        """Stop the operations, then close with 1012 Service Restart."""
+        for task in list(self.ops.values()):
+            task.cancel()
+        await self.close(CloseCode.SERVICE_RESTART, reason)
 
     def drop_slow_consumer(self) -> None:
         """Called by the watcher when a feed of this connection overflows."""
@@ -278,6 +286,16 @@ class WebSocketEndpoint:
     watcher: Watcher
     capability_source: Any = None
     writes: Any = None
+    connections: set[LiveConnection] = field(default_factory=set)
+    """The accepted sockets, for ``close_all``."""
 
     async def __call__(self, websocket: WebSocket) -> None:
         await LiveConnection(websocket, self).serve()
+
+    async def close_all(self) -> None:
+        """Ask every socket to reconnect (1012): the process stops once its drain is over.
+        The operations stop first, so that nothing is sent after the close."""
+        reason = "Service restart: reconnect (with `after` to resume)"
+        await asyncio.gather(
+            *(c.restart(reason) for c in list(self.connections)), return_exceptions=True
+        )

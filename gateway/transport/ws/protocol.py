@@ -11,6 +11,7 @@ close code  reason                               when
 4413        Slow consumer                        a subscriber fell too many events behind
 4429        Too many initialisation requests     a second `connection_init`
 1009        Message too big                      a message larger than GATEWAY_MAX_BODY_BYTES
+1012        Service restart                      the process drained before stopping: reconnect
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ GONE: Final = (WebSocketDisconnect, RuntimeError, OSError)
 
 class CloseCode(IntEnum):
     MESSAGE_TOO_BIG = 1009
+    SERVICE_RESTART = 1012
     BAD_REQUEST = 4400
     UNAUTHORIZED = 4401
     FORBIDDEN = 4403
