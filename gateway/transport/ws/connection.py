@@ -209,8 +209,9 @@ class LiveConnection:
             else:
                 principal = await authenticator.authenticate_token(token)
         except GatewayError as exc:
+            # A missing or bad credential is HTTP's 401: 4401, which clients do not retry.
             raise ProtocolViolation(
-                CloseCode.FORBIDDEN, messages.close_reason(f"Forbidden: {exc.message}")
+                CloseCode.UNAUTHORIZED, messages.close_reason(f"Unauthorized: {exc.message}")
             ) from None
         self.principal = principal
         await self.send({"type": "connection_ack"})
