@@ -3,6 +3,7 @@ by graphql-core's executor with the plain-attribute fast path (``fastpath``)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,6 +23,20 @@ from gateway.engine.fastpath import FastExecutor
 
 def is_mutation(operation: OperationDefinitionNode | None) -> bool:
     return operation is not None and operation.operation == OperationType.MUTATION
+
+
+def stray_cancellation() -> bool:
+    """Whether the ``CancelledError`` being handled is not this task's own cancellation.
+
+    Awaiting a future that someone else cancelled raises ``CancelledError`` in a task nobody
+    is cancelling (``cancelling() == 0``). Loader futures are shared and shielded
+    (``reads.loaders.shared``), so this should never happen; if it does, the request still
+    gets a GraphQL answer (an internal error with its request id) instead of losing its
+    connection to a ``BaseException``. A task that is being cancelled (a client gone, a
+    deadline, shutdown) must let it through.
+    """
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() == 0
 
 
 async def run(

@@ -32,10 +32,10 @@ from gateway.auth.bearer import Authenticator
 from gateway.db import Database
 from gateway.engine.admit import admit
 from gateway.engine.documents import DocumentCache, document_id
-from gateway.engine.execute import is_mutation, run
+from gateway.engine.execute import is_mutation, run, stray_cancellation
 from gateway.engine.persisted import PersistedQueries, Resolution
 from gateway.engine.shaping import format_error
-from gateway.errors import GatewayError, PersistedQueryError, QueryTimeout
+from gateway.errors import GatewayError, InternalError, PersistedQueryError, QueryTimeout
 from gateway.observe.telemetry import RequestRecord, Telemetry, current_stats
 from gateway.observe.tracing import Tracing
 from gateway.reads.context import Context
@@ -135,6 +135,10 @@ class GraphQLHTTP:
             else:
                 try:
                     status, raw, body = await self._handle(scope, receive, headers, record)
+                except asyncio.CancelledError as exc:
+                    if not stray_cancellation():
+                        raise
+                    status, raw, body = self._internal(exc, accept, record)
                 finally:
                     self.admission.leave()
         await send({"type": "http.response.start", "status": status, "headers": raw})
@@ -146,6 +150,18 @@ class GraphQLHTTP:
         body = {"errors": [{"message": exc.message, "extensions": exc.to_extensions()}]}
         headers = {"Retry-After": str(exc.retry_after)}
         return self._respond(exc.http_status, body, negotiate(accept) or JSON, record, headers)
+
+    def _internal(self, exc: BaseException, accept: str | None, record: RequestRecord) -> Answer:
+        """A GraphQL answer for a request that failed outside any resolver (see
+        ``stray_cancellation``): masked, logged in full with the request id."""
+        log.error(
+            "request failed outside its resolvers",
+            exc_info=exc,
+            extra={"request_id": record.request_id},
+        )
+        masked = InternalError("Internal server error.", requestId=record.request_id)
+        body = {"errors": [{"message": masked.message, "extensions": masked.to_extensions()}]}
+        return self._respond(masked.http_status, body, negotiate(accept) or JSON, record)
 
     async def _handle(
         self, scope: Scope, receive: Receive, headers: Mapping[str, str], record: RequestRecord

@@ -6,6 +6,7 @@ against the schema and document cache HTTP uses, and shapes errors exactly as HT
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -17,9 +18,9 @@ from graphql.pyutils import is_awaitable
 
 from gateway.engine.admit import admit
 from gateway.engine.documents import DocumentCache
-from gateway.engine.execute import run
+from gateway.engine.execute import run, stray_cancellation
 from gateway.engine.shaping import format_error
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, InternalError
 from gateway.observe.telemetry import current_stats
 from gateway.reads.context import Context
 from gateway.transport.ws.protocol import GONE, SubscribePayload
@@ -61,14 +62,12 @@ class Operation:
             self.outcome = exc.code
             await self._error_quietly({"message": exc.message, "extensions": exc.to_extensions()})
         except Exception:
-            self.outcome = "INTERNAL_SERVER_ERROR"
-            log.exception("live operation failed", extra={"request_id": ctx.request_id})
-            await self._error_quietly(
-                {
-                    "message": "Internal server error.",
-                    "extensions": {"code": "INTERNAL_SERVER_ERROR", "requestId": ctx.request_id},
-                }
-            )
+            await self._internal()
+        except asyncio.CancelledError:
+            if not stray_cancellation():  # `complete`, the socket closing, shutdown
+                self.outcome = "cancelled"
+                raise
+            await self._internal()  # a future someone else cancelled: see stray_cancellation
         except BaseException:
             self.outcome = "cancelled"
             raise
@@ -76,6 +75,14 @@ class Operation:
             current_stats.reset(stats_token)
             if ctx.live is not None:
                 ctx.live.close()
+
+    async def _internal(self) -> None:
+        """Masked for the client, logged in full with the request id."""
+        self.outcome = "INTERNAL_SERVER_ERROR"
+        rid = self.ctx.request_id
+        log.exception("live operation failed", extra={"request_id": rid})
+        masked = InternalError("Internal server error.", requestId=rid)
+        await self._error_quietly({"message": masked.message, "extensions": masked.to_extensions()})
 
     def log(self, *, connection_id: str) -> None:
         log.info(
