@@ -146,8 +146,12 @@ def query_cost(
 ) -> int:
     """The estimated cost of ``operation``; stops counting soon after passing ``ceiling``."""
     root = schema.get_root_type(operation.operation)
-    coerced = get_variable_values(
-        schema, operation.variable_definitions or (), dict(variables or {}), max_errors=1
+    coerced = get_variable_values(  # its errors are execution's to report: no suggestions
+        schema,
+        operation.variable_definitions or (),
+        dict(variables or {}),
+        max_errors=1,
+        hide_suggestions=True,
     )
     if not isinstance(coerced, VariableValues):
         return 0  # bad variables: execution reports them

@@ -77,7 +77,9 @@ class DocumentCache:
         self._max_entries = max_entries
         self._max_document_chars = max_document_chars
         self._max_tokens = max_tokens
-        self._hide_suggestions = hide_suggestions
+        self.hide_suggestions = hide_suggestions
+        """No "Did you mean …?" in any message (introspection off): validation here, variable
+        coercion wherever the document runs (``execute.run``, ``cost``)."""
         self._entries: OrderedDict[str, Prepared] = OrderedDict()
         self.hits = 0
         self.misses = 0
@@ -107,7 +109,7 @@ class DocumentCache:
             document,
             self._rules,
             max_errors=20,
-            hide_suggestions=self._hide_suggestions,
+            hide_suggestions=self.hide_suggestions,
         )
         if errors:
             return Prepared(None, tuple(errors), "validate", digest)

@@ -46,16 +46,22 @@ async def run(
     context: Any,
     variables: Mapping[str, Any] | None,
     operation_name: str | None,
+    hide_suggestions: bool = False,
 ) -> ExecutionResult:
     """Execute a prepared document: by its compiled plan when it has one (``gateway.planner``),
-    else by graphql-core's executor; awaits only when some resolver is asynchronous."""
+    else by graphql-core's executor; awaits only when some resolver is asynchronous.
+
+    ``hide_suggestions`` keeps "Did you mean …?" out of the errors of variables that do not
+    coerce (an input field, an enum value), as validation does with introspection off."""
     plan = planner.plan_for(schema, document)
     if plan is not None and (
         operation_name is None
         or (plan.operation.name is not None and plan.operation.name.value == operation_name)
     ):
         try:
-            planned = await planner.execute_plan(plan, context, variables)
+            planned = await planner.execute_plan(
+                plan, context, variables, hide_suggestions=hide_suggestions
+            )
         except planner.Irregular:
             planned = None
         if planned is not None:
@@ -67,6 +73,7 @@ async def run(
         variable_values=dict(variables) if variables else None,
         operation_name=operation_name,
         executor_class=FastExecutor,
+        hide_suggestions=hide_suggestions,
     )
     if is_awaitable(result):
         result = await result

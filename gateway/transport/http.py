@@ -279,6 +279,7 @@ class GraphQLHTTP:
                     context=ctx,
                     variables=params.variables,
                     operation_name=params.operation_name,
+                    hide_suggestions=self.documents.hide_suggestions,
                 )
         except TimeoutError:
             late = QueryTimeout(

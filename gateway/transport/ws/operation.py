@@ -121,6 +121,7 @@ class Operation:
                 context=self.ctx,
                 variables=payload.variables,
                 operation_name=payload.operation_name,
+                hide_suggestions=self.documents.hide_suggestions,
             )
             return await self._single(result)
         outcome = subscribe(
@@ -129,6 +130,7 @@ class Operation:
             context_value=self.ctx,
             variable_values=payload.variables,
             operation_name=payload.operation_name,
+            hide_suggestions=self.documents.hide_suggestions,
         )
         if is_awaitable(outcome):
             outcome = await outcome
