@@ -144,6 +144,7 @@ async def _open(
         ),
         max_tokens=settings.max_tokens,
         hide_suggestions=not settings.introspection,
+        max_field_repeats=settings.max_field_repeats,
     )
     persisted = build_persisted(settings, documents.prepare)
     graphiql = None

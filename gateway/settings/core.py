@@ -191,6 +191,12 @@ class Settings:
         low=1,
         high=100_000_000,
     )
+    max_field_repeats: int = setting(
+        50,
+        "most fields under one response key in one selection set, fragments included",
+        low=1,
+        high=10_000,
+    )
     cors_origins: tuple[str, ...] = setting(
         (), "comma-separated origins allowed by CORS; empty: none"
     )
