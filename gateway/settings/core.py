@@ -342,6 +342,24 @@ class Settings:
     shutdown_grace: int = setting(
         10, "seconds in-flight requests get to finish after SIGTERM", low=0, high=3600
     )
+    body_timeout: float = setting(
+        10.0,
+        "seconds a request body may take to arrive; then 408 and the connection is closed",
+        low=0.1,
+        high=3600,
+    )
+    header_timeout: float = setting(
+        10.0,
+        "seconds a connection may take to send a request's line and headers; then it is closed",
+        low=0.1,
+        high=3600,
+    )
+    max_header_bytes: int = setting(
+        16 * 1024,
+        "largest request line and headers, in bytes (431 above)",
+        low=1024,
+        high=1024 * 1024,
+    )
 
     @classmethod
     def specs(cls) -> Iterator[tuple[str, type, Spec]]:

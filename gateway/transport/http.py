@@ -24,7 +24,7 @@ from typing import Any, Final
 import orjson
 from graphql import GraphQLError, OperationType
 from starlette.datastructures import QueryParams
-from starlette.requests import HTTPConnection, Request
+from starlette.requests import ClientDisconnect, HTTPConnection, Request
 from starlette.types import Receive, Scope, Send
 
 from gateway import errors as codes
@@ -47,13 +47,18 @@ from gateway.transport.requests import (
     RequestError,
     headers_of,
     negotiate,
-    read_params,
+    params_of,
+    read_body,
     request_ids,
+    wants_body,
 )
 
 log = logging.getLogger("gateway.request")
 
 _REQUEST_ID: Final = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
+_CLOSE: Final = {"Connection": "close"}
+"""Sent with an answer given before the body was read in full: the server then closes the
+connection instead of reading (or waiting for) the rest."""
 _MEDIA_TYPES: Final = {
     media: f"{media}; charset=utf-8".encode("latin-1") for media in (GRAPHQL_RESPONSE, JSON)
 }
@@ -126,23 +131,51 @@ class GraphQLHTTP:
             return
         raw_id = headers.get("x-request-id", "")
         record = RequestRecord(
-            request_id=raw_id if _REQUEST_ID.match(raw_id) else next(self._ids),
+            request_id=raw_id if _REQUEST_ID.fullmatch(raw_id) else next(self._ids),
             method=method,
         )
         with self.telemetry.request(record, path=scope["path"], headers=headers):
-            if not self.admission.try_enter():
-                status, raw, body = self._refuse(accept, record)
-            else:
-                try:
-                    status, raw, body = await self._handle(scope, receive, headers, record)
-                except asyncio.CancelledError as exc:
-                    if not stray_cancellation():
-                        raise
-                    status, raw, body = self._internal(exc, accept, record)
-                finally:
-                    self.admission.leave()
-        await send({"type": "http.response.start", "status": status, "headers": raw})
-        await send({"type": "http.response.body", "body": body})
+            answer = await self._answer(scope, receive, headers, record)
+        if answer is not None:
+            status, raw, body = answer
+            await send({"type": "http.response.start", "status": status, "headers": raw})
+            await send({"type": "http.response.body", "body": body})
+
+    async def _answer(
+        self, scope: Scope, receive: Receive, headers: Mapping[str, str], record: RequestRecord
+    ) -> Answer | None:
+        """The request's answer; None when the client left before sending its body.
+
+        The body is read before the request takes an in-flight slot: a client that sends it
+        slowly holds only its own connection, never a slot the others need (and `gateway serve`
+        closes that connection at ``GATEWAY_BODY_TIMEOUT``, ``transport.protocol``).
+        """
+        accept = headers.get("accept")
+        if self.admission.full():
+            return self._refuse(accept, record)
+        body = None
+        if wants_body(scope, headers):
+            try:
+                body = await read_body(
+                    receive, headers.get("content-length"), self.settings.max_body_bytes
+                )
+            except RequestError as exc:  # too large: the rest is not worth reading
+                return self._error(
+                    exc.status, exc.message, negotiate(accept) or JSON, record, _CLOSE
+                )
+            except ClientDisconnect:
+                record.answered(499, {})
+                return None
+        if not self.admission.try_enter():
+            return self._refuse(accept, record)
+        try:
+            return await self._handle(scope, body, headers, record)
+        except asyncio.CancelledError as exc:
+            if not stray_cancellation():
+                raise
+            return self._internal(exc, accept, record)
+        finally:
+            self.admission.leave()
 
     def _refuse(self, accept: str | None, record: RequestRecord) -> Answer:
         """OVERLOADED at once, body unread: a flood costs a short answer, never a waiting task."""
@@ -164,7 +197,7 @@ class GraphQLHTTP:
         return self._respond(masked.http_status, body, negotiate(accept) or JSON, record)
 
     async def _handle(
-        self, scope: Scope, receive: Receive, headers: Mapping[str, str], record: RequestRecord
+        self, scope: Scope, body: bytes | None, headers: Mapping[str, str], record: RequestRecord
     ) -> Answer:
         method = scope["method"]
         if method not in ("GET", "POST"):
@@ -175,7 +208,7 @@ class GraphQLHTTP:
             return self._error(406, message, JSON, record)
         try:
             principal = await self.authenticator.authenticate(HTTPConnection(scope))
-            params = await read_params(scope, receive, headers, self.settings.max_body_bytes)
+            params = params_of(scope, headers, body)
             record.operation_name = params.operation_name
             resolution = self.persisted.resolve(params.query, params.extensions)
         except GatewayError as exc:
@@ -203,13 +236,13 @@ class GraphQLHTTP:
         )
         record.stats = ctx.stats
         try:
-            status, body, extra = await self._execute(
+            status, answer, extra = await self._execute(
                 method, params, resolution, ctx, media, record
             )
         finally:
             record.workspaces = sorted(ctx.workspace_ids)
             ctx.close()
-        return self._respond(status, body, media, record, extra)
+        return self._respond(status, answer, media, record, extra)
 
     async def _execute(
         self,
