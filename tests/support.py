@@ -23,6 +23,9 @@ DEMO_WS = "org_2fXkKoraDemo01"
 ATLAS_WS = "org_2fXkAtlasLabs02"
 BOREAL_WS = "org_2fXkBoreal03"
 FRESH_WS = "org_2fXkFreshStart04"
+METRICS_TOKEN = "metrics-scraper-token-for-the-tests-7c1d9e"
+"""The tests' GATEWAY_METRICS_TOKEN (set by ``make_settings``); ``SCRAPER`` sends it."""
+SCRAPER = {"authorization": f"Bearer {METRICS_TOKEN}"}
 
 
 @dataclass

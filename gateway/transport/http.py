@@ -56,6 +56,7 @@ from gateway.transport.requests import (
 log = logging.getLogger("gateway.request")
 
 _REQUEST_ID: Final = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
+_NOSNIFF: Final = (b"x-content-type-options", b"nosniff")
 _CLOSE: Final = {"Connection": "close"}
 """Sent with an answer given before the body was read in full: the server then closes the
 connection instead of reading (or waiting for) the rest."""
@@ -353,7 +354,11 @@ class GraphQLHTTP:
         record.answered(status, body)
         payload = orjson.dumps(body)
         # GET /graphql answers HTML (GraphiQL) or JSON by Accept: caches must key on it.
-        raw = [(b"x-request-id", record.request_id.encode("latin-1")), (b"vary", b"Accept")]
+        raw = [
+            (b"x-request-id", record.request_id.encode("latin-1")),
+            (b"vary", b"Accept"),
+            _NOSNIFF,
+        ]
         if headers:
             raw += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
         raw.append((b"content-length", str(len(payload)).encode("latin-1")))
