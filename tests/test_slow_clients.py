@@ -109,6 +109,23 @@ async def test_slow_bodies_hold_no_slot_and_are_cut_at_the_deadline(
         assert DEADLINE - 0.2 <= closed_after <= DEADLINE + 2, closed_after
 
 
+async def test_a_later_request_on_a_kept_alive_connection_is_cut_too(
+    strict_server: ServerProcess,
+) -> None:
+    async with raw(strict_server) as (reader, writer):
+        writer.write(post_head(len(QUERY)) + QUERY)
+        first = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout=5)
+        assert first.startswith(b"HTTP/1.1 200 ")
+        length = int(first.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+        await reader.readexactly(length)
+        started = time.monotonic()
+        writer.write(b"POST /graphql HTTP/1.1\r\nhost: 127.0.0.1\r\n")  # and no more
+        data, _ = await answer_then_eof(reader, within=DEADLINE + 10)
+        after = time.monotonic() - started
+    assert data.startswith(b"HTTP/1.1 408 "), data
+    assert DEADLINE - 0.2 <= after <= DEADLINE + 2, after
+
+
 async def test_a_body_in_quick_pieces_is_served(strict_server: ServerProcess) -> None:
     padding = b" " * 100_000
     body = QUERY[:-1] + padding + b"}"

@@ -34,7 +34,7 @@ _CONTROLS: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def _escape_json(line: bytes) -> bytes:
-    if _JSON_UNSAFE.search(line) is None:
+    if b"\x7f" not in line and b"\xc2" not in line:  # two byte searches: far cheaper than the regex
         return line
     return _JSON_UNSAFE.sub(lambda m: b"\\u%04x" % ord(m.group().decode()), line)
 

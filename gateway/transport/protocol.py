@@ -7,9 +7,9 @@ connection:
 
 - **header size**: more than ``GATEWAY_MAX_HEADER_BYTES`` of request line and headers (counted
   as they arrive, so the parser never holds much more) answers 431 and closes the connection;
-- **header deadline**: a request's line and headers must arrive within
-  ``GATEWAY_HEADER_TIMEOUT`` of its first byte (of the connection, for the first request): a
-  client trickling header lines gets 408 and the connection is closed;
+- **header deadline**: a connection must send its first request's line and headers within
+  ``GATEWAY_HEADER_TIMEOUT``, and a later request's within that time of the first chunk that
+  left them incomplete: a client trickling header lines gets 408 and the connection is closed;
 - **body deadline**: a request's body must arrive within ``GATEWAY_BODY_TIMEOUT`` of its
   headers: else 408 (when nothing was answered yet) and the connection is closed. The endpoint
   reads a body before the request takes an in-flight slot (``transport.http``), so a slow
@@ -63,7 +63,7 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         self._body_timeout = limits.body_timeout
         self._pending: int | None = 0
         """Bytes received while the current request's headers are incomplete; None after."""
-        self._header_size = 0
+        self._chunk = 0
         self._in_body = False
         self._refused = False
         self._header_timer: asyncio.TimerHandle | None = None
@@ -82,13 +82,16 @@ class BoundedHttpProtocol(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         if self._refused:
             return
+        self._chunk = len(data)
         super().data_received(data)
         if self._refused or self.transport.is_closing():
             return
-        if self._pending is not None:
+        if self._pending is not None:  # the headers are still incomplete after this chunk
             self._pending += len(data)
             if self._pending > self._max_header_bytes:
                 self._refuse(431, "Request header fields too large.")
+            elif self._header_timer is None:
+                self._arm_header_timer()
         elif self._in_body and self._body_timer is None:
             self._body_timer = self.loop.call_later(self._body_timeout, self._body_expired)
 
@@ -97,27 +100,24 @@ class BoundedHttpProtocol(HttpToolsProtocol):
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._pending = 0
-        self._header_size = 0
-        self._arm_header_timer()
-
-    def on_url(self, url: bytes) -> None:
-        self._header_size += len(url)
-        super().on_url(url)
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self._header_size += len(name) + len(value) + 4  # ": " and CRLF
-        super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
+        # Bytes of earlier chunks plus this one bound the headers' size: only a request that
+        # may be over the limit has its headers counted.
+        bound = (self._pending or 0) + self._chunk
         self._pending = None
         if self._header_timer is not None:
             self._header_timer.cancel()
             self._header_timer = None
-        if self._header_size > self._max_header_bytes:
+        if bound > self._max_header_bytes and self._header_size() > self._max_header_bytes:
             self._refuse(431, "Request header fields too large.")
             return
         self._in_body = not self.parser.should_upgrade()
         super().on_headers_complete()
+
+    def _header_size(self) -> int:
+        """The request line's target and the headers, as received."""
+        return len(self.url) + sum(len(name) + len(value) + 4 for name, value in self.headers)
 
     def on_body(self, body: bytes) -> None:
         if not self._refused:
