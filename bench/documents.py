@@ -81,12 +81,8 @@ CASES: Final[dict[str, str]] = {
         )
     ),
     # Field merging: the overlapping-fields rule compares every pair under one response key.
-    "500 × events(limit: N), one key (the issue's)": (
-        f'{{ workspace(id: "{WS}") {{ {_events(500)} }} }}'
-    ),
-    "250 × events(limit: N), one key (the issue's)": (
-        f'{{ workspace(id: "{WS}") {{ {_events(250)} }} }}'
-    ),
+    "500 × events(limit: N) under one key": (f'{{ workspace(id: "{WS}") {{ {_events(500)} }} }}'),
+    "250 × events(limit: N) under one key": (f'{{ workspace(id: "{WS}") {{ {_events(250)} }} }}'),
     "50 × events(limit: N), differing arguments": (
         f'{{ workspace(id: "{WS}") {{ {_events(50)} }} }}'
     ),

@@ -50,7 +50,7 @@ async def long_chain(workspaces: WorkspaceMaker, writer_conn: asyncpg.Connection
 
 def test_fields_with_work_in_an_argument_cost_it() -> None:
     ws = '"org_a"'
-    assert cost(walks("org_a", [10_000] * 30)) == 300_091  # the issue's: costed 91 before
+    assert cost(walks("org_a", [10_000] * 30)) == 300_091  # costed 91 before
     assert cost(f"{{ workspace(id: {ws}) {{ chainIntegrity {{ ok }} }} }}") == 1_003  # last: 1000
     by_variable = 'query($n: Int!) { workspace(id: "a") { chainIntegrity(last: $n) { ok } } }'
     assert cost(by_variable, {"n": 7_000}) == 7_003

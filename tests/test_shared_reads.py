@@ -26,14 +26,14 @@ from tests.conftest import running_app
 from tests.support import ATLAS_WS, DEMO_WS, ServerProcess
 from tests.ws_support import serve_in_process, ws_client, ws_url
 
-ISSUE = (
+SIBLINGS = (
     '{ a: workspace(id: "org_2fXkKoraDemo01") { ... { policies { name } } '
     "events(limit: 0) { eventId } } "
     'b: workspace(id: "org_2fXkKoraDemo01") { ... { policies { name } } } }'
 )
 FAILING = "events(limit: 0) { eventId }"
 VARIANTS = {
-    "issue": ISSUE,
+    "siblings sharing a read": SIBLINGS,
     "fragments": (
         "fragment P on Workspace { policies { name } } "
         f'{{ a: workspace(id: "{DEMO_WS}") {{ ...P {FAILING} }} '
@@ -89,7 +89,7 @@ def _assert_answered(name: str, status: int, body: dict[str, Any]) -> None:
         assert data[path[0]] is None, (name, path)
 
 
-async def test_the_issue_document_in_process_leaves_no_cancelled_future(
+async def test_shared_reads_in_process_leave_no_cancelled_future(
     make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     futures: list[asyncio.Future[Any]] = []
@@ -111,7 +111,7 @@ async def test_the_issue_document_in_process_leaves_no_cancelled_future(
             assert all(f.done() for f in futures), name
 
 
-async def test_the_issue_document_against_gateway_serve(live_server: ServerProcess) -> None:
+async def test_shared_reads_against_gateway_serve(live_server: ServerProcess) -> None:
     async with httpx.AsyncClient(base_url=live_server.url, timeout=10) as http:
         for name, document in VARIANTS.items():
             for _ in range(3):  # timing varies from one run to the next: try each a few times
@@ -122,7 +122,7 @@ async def test_the_issue_document_against_gateway_serve(live_server: ServerProce
     assert "Exception in ASGI application" not in live_server.log_text()
 
 
-async def test_the_issue_document_over_the_websocket(live_server: ServerProcess) -> None:
+async def test_shared_reads_over_the_websocket(live_server: ServerProcess) -> None:
     async with ws_client(ws_url(live_server)) as ws:
         await ws.init()
         for index, (name, document) in enumerate(VARIANTS.items()):

@@ -69,7 +69,7 @@ def post_head(length: int) -> bytes:
 
 
 async def trickle_body(server: ServerProcess, every: float) -> tuple[bytes, float]:
-    """A POST whose body comes one byte at a time (the issue's slow client), until cut off."""
+    """A POST whose body comes one byte at a time (a slowloris client), until cut off."""
     async with raw(server) as (reader, writer):
         writer.write(post_head(len(QUERY)))
         await writer.drain()
@@ -174,7 +174,7 @@ async def test_trickling_and_idle_headers_are_cut_at_the_deadline(
 @pytest.mark.parametrize(
     "head",
     [
-        # One huge header (the audit sent 1, 8 and 32 MB; the first 64 KB already refuse).
+        # One huge header (1, 8 or 32 MB were answered 200 before; the first 64 KB refuse now).
         b"GET /healthz HTTP/1.1\r\nhost: x\r\nx-big: " + b"a" * (8 * 1024 * 1024) + b"\r\n\r\n",
         b"GET /healthz HTTP/1.1\r\nhost: x\r\nx-big: " + b"a" * 17_000 + b"\r\n\r\n",
         # Many small headers, a long request line.

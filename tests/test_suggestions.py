@@ -52,7 +52,7 @@ def typos(good: dict[str, Any]) -> list[dict[str, Any]]:
 CASES: list[tuple[str, dict[str, Any]]] = [
     *((EMIT, {"input": value}) for value in typos(GOOD_EMIT)),
     *((WRITE, {"input": value}) for value in typos(GOOD_WRITE)),
-    (EMIT, {"input": {**GOOD_EMIT, "idempotencyKe": "abc"}}),  # the reproduction
+    (EMIT, {"input": {**GOOD_EMIT, "idempotencyKe": "abc"}}),  # a typo of the last field
 ]
 DOCUMENTS = [
     '{ worksapce(id: "x") { id } }',
