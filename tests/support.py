@@ -153,6 +153,17 @@ class ServerProcess:
         return self.proc.returncode
 
 
+@contextlib.contextmanager
+def running_server(env: Mapping[str, str], log_dir: Path) -> Iterator[ServerProcess]:
+    """A ready `gateway serve` with ``env``, its log in ``log_dir``, stopped at the end."""
+    server = ServerProcess(env, log_path=log_dir / "gateway.log")
+    server.wait_ready()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 TYPENAME_BODY = b'{"query": "{ __typename }"}'
 
 

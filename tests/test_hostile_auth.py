@@ -17,7 +17,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.support import DEMO_WS, ServerProcess
+from tests.support import DEMO_WS, ServerProcess, running_server
 from tests.ws_support import wait_until, ws_client, ws_url
 
 SECRET = "k" * 40 + "-test-only-secret-for-hs-3f9a"
@@ -85,18 +85,16 @@ BAD_TOKENS = {
 def jwt_server(
     reader_dsn: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServerProcess]:
-    server = ServerProcess(
+    with running_server(
         {
             "DATABASE_URL": reader_dsn,
             "GATEWAY_AUTH_MODE": "jwt",
             "GATEWAY_JWT_SECRET": SECRET,
             "GATEWAY_LOG_FORMAT": "text",
         },
-        log_path=tmp_path_factory.mktemp("jwt") / "gateway.log",
-    )
-    server.wait_ready()
-    yield server
-    server.stop()
+        tmp_path_factory.mktemp("jwt"),
+    ) as server:
+        yield server
 
 
 def request_id(case: str) -> str:

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from gateway.observe.logs import JsonFormatter, TextFormatter, text_value
-from tests.support import ServerProcess
+from tests.support import ServerProcess, running_server
 from tests.ws_support import wait_until, ws_client, ws_url
 
 FORGED = (
@@ -26,13 +26,11 @@ RAW_CONTROLS = (b"\x1b", b"\x07", b"\r", b"\x7f", b"\xc2\x9b")
 def text_server(
     reader_dsn: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServerProcess]:
-    server = ServerProcess(
+    with running_server(
         {"DATABASE_URL": reader_dsn, "GATEWAY_AUTH_MODE": "none", "GATEWAY_LOG_FORMAT": "text"},
-        log_path=tmp_path_factory.mktemp("text-log") / "gateway.log",
-    )
-    server.wait_ready()
-    yield server
-    server.stop()
+        tmp_path_factory.mktemp("text-log"),
+    ) as server:
+        yield server
 
 
 async def _send_forgeries(server: ServerProcess, marker: str) -> None:

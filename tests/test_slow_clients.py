@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 
-from tests.support import DEMO_WS, ServerProcess
+from tests.support import DEMO_WS, ServerProcess, running_server
 from tests.ws_support import ws_client, ws_url
 
 DEADLINE = 1.5
@@ -23,7 +23,7 @@ QUERY = b'{"query": "{ workspace(id: \\"%s\\") { id } }"}' % DEMO_WS.encode()
 def strict_server(
     reader_dsn: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServerProcess]:
-    server = ServerProcess(
+    with running_server(
         {
             "DATABASE_URL": reader_dsn,
             "GATEWAY_AUTH_MODE": "none",
@@ -31,11 +31,9 @@ def strict_server(
             "GATEWAY_BODY_TIMEOUT": str(DEADLINE),
             "GATEWAY_HEADER_TIMEOUT": str(DEADLINE),
         },
-        log_path=tmp_path_factory.mktemp("slow") / "gateway.log",
-    )
-    server.wait_ready()
-    yield server
-    server.stop()
+        tmp_path_factory.mktemp("slow"),
+    ) as server:
+        yield server
 
 
 @contextlib.asynccontextmanager
