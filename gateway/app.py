@@ -40,6 +40,7 @@ from gateway.observe.tracing import build_tracing
 from gateway.settings import ConfigError, Settings
 from gateway.transport import routes
 from gateway.transport.graphiql import GraphiQL, demo_headers
+from gateway.transport.hosts import AllowedHosts
 from gateway.transport.http import GraphQLHTTP
 from gateway.transport.ws.connection import WebSocketEndpoint
 from gateway.writes.capability_source import ToolCapabilitySource
@@ -144,6 +145,7 @@ async def _open(
         ),
         max_tokens=settings.max_tokens,
         hide_suggestions=not settings.introspection,
+        max_field_repeats=settings.max_field_repeats,
     )
     persisted = build_persisted(settings, documents.prepare)
     graphiql = None
@@ -220,8 +222,11 @@ def create_app(settings: Settings) -> Starlette:
         Route("/graphiql/assets/{name:path}", routes.graphiql_asset, methods=["GET", "HEAD"]),
     ]
     if settings.metrics:
-        table.append(Route("/metrics", routes.metrics_endpoint, methods=["GET"]))
+        scrape = routes.metrics_endpoint(token=settings.metrics_token, demo=settings.demo)
+        table.append(Route("/metrics", scrape, methods=["GET"]))
     middleware: list[Middleware] = []
+    if settings.hosts is not None:
+        middleware.append(Middleware(AllowedHosts, hosts=settings.hosts))
     if settings.cors_origins:
         middleware.append(Middleware(CORSMiddleware, **_cors(settings)))
     return Gateway(routes=table, middleware=middleware, lifespan=lifespan)

@@ -89,6 +89,7 @@ def _run(settings: Settings, *, demo: bool, started: list[Any]) -> int:
     from gateway.dev.startup import Progress, ReadyWatch, browser_url, start_embedded
     from gateway.observe.logs import configure_logging
     from gateway.transport.assets import default_assets_dir, load_assets
+    from gateway.transport.http_protocol import BoundedHttpProtocol
 
     progress = Progress(enabled=demo or sys.stderr.isatty())
     if demo:
@@ -124,10 +125,11 @@ def _run(settings: Settings, *, demo: bool, started: list[Any]) -> int:
             port=effective.port,
             workers=effective.workers,
             loop="uvloop",
-            http="httptools",
+            http=BoundedHttpProtocol,  # httptools, with header and body limits
             lifespan="on",
             log_config=None,
             access_log=False,
+            server_header=False,  # the `server` header would name the stack
             timeout_graceful_shutdown=effective.shutdown_grace,
         )
     return 0
