@@ -140,11 +140,21 @@ def _profile(gateway: Gateway, script: Path, bodies: Path, opts: Options) -> str
     """A py-spy flame graph of the gateway under one more (untimed) run of this workload."""
     seconds = min(opts.seconds, 10.0)
     opts.results_dir.mkdir(parents=True, exist_ok=True)
-    out = opts.results_dir / f"profile-{bodies.stem.removeprefix('bodies-')}.svg"
+    workload = bodies.stem.removeprefix("bodies-")
+    out = opts.results_dir / f"profile-{workload}.folded"
+    gateway.log_since_last()
     recorder = profile.start(gateway.proc.pid, seconds, out)
     _load(gateway.url, script, bodies, opts, seconds)
     note = profile.finish(recorder, out)
-    gateway.log_since_last()
+    answered = gateway.log_since_last().requests
+    if out.exists() and answered:
+        by_layer = profile.layers(out, answered)
+        total = sum(by_layer.values())
+        note += (
+            f"; {workload} CPU µs per request by layer ({answered:,} requests): "
+            + ", ".join(f"{k} {v:,.0f}" for k, v in by_layer.items())
+            + f"; total {total:,.0f}"
+        )
     log(note)
     return note
 

@@ -41,6 +41,7 @@ from gateway.settings import ConfigError, Settings
 from gateway.transport import routes
 from gateway.transport.drain import Drain, draining_on_sigterm
 from gateway.transport.graphiql import GraphiQL, demo_headers
+from gateway.transport.hosts import AllowedHosts
 from gateway.transport.http import GraphQLHTTP
 from gateway.transport.proxies import ProxyHeaders, TrustedProxies
 from gateway.transport.ws.connection import WebSocketEndpoint
@@ -154,6 +155,7 @@ async def _open(
         ),
         max_tokens=settings.max_tokens,
         hide_suggestions=not settings.introspection,
+        max_field_repeats=settings.max_field_repeats,
     )
     persisted = build_persisted(settings, documents.prepare)
     graphiql = None
@@ -240,10 +242,13 @@ def create_app(settings: Settings, *, drain_on_sigterm: bool = False) -> Starlet
         Route("/graphiql/assets/{name:path}", routes.graphiql_asset, methods=["GET", "HEAD"]),
     ]
     if settings.metrics:
-        table.append(Route("/metrics", routes.metrics_endpoint, methods=["GET"]))
+        scrape = routes.metrics_endpoint(token=settings.metrics_token, demo=settings.demo)
+        table.append(Route("/metrics", scrape, methods=["GET"]))
     # First: every later layer sees the client and scheme a trusted proxy names.
     proxies = TrustedProxies(settings.trusted_proxies)
     middleware = [Middleware(ProxyHeaders, proxies=proxies)]
+    if settings.hosts is not None:
+        middleware.append(Middleware(AllowedHosts, hosts=settings.hosts))
     if settings.cors_origins:
         middleware.append(Middleware(CORSMiddleware, **_cors(settings)))
     app = Gateway(drain=drain, routes=table, middleware=middleware, lifespan=lifespan)

@@ -32,6 +32,7 @@ class Code(StrEnum):
     QUERY_TOO_DEEP = "QUERY_TOO_DEEP"
     TOO_MANY_ALIASES = "TOO_MANY_ALIASES"
     QUERY_TOO_COSTLY = "QUERY_TOO_COSTLY"
+    QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
     INTROSPECTION_DISABLED = "INTROSPECTION_DISABLED"
     PERSISTED_QUERY_NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
     PERSISTED_QUERY_NOT_SUPPORTED = "PERSISTED_QUERY_NOT_SUPPORTED"
@@ -138,6 +139,13 @@ _ENTRIES: Final = (
         "list sizes multiply.",
         False,
         "Ask for fewer items or fewer nested lists.",
+    ),
+    Entry(
+        Code.QUERY_TOO_COMPLEX,
+        "Validating the document would take too long: a response key repeated more than "
+        "GATEWAY_MAX_FIELD_REPEATS times, or selections too costly to merge.",
+        False,
+        "Ask for each field once per selection set, or split the document.",
     ),
     Entry(
         Code.INTROSPECTION_DISABLED,

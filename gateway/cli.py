@@ -127,10 +127,12 @@ def _run(settings: Settings, *, demo: bool, started: list[Any]) -> int:
             port=effective.port,
             workers=effective.workers,
             loop="uvloop",
-            http=DrainingHttpProtocol,  # httptools, closing fresh connections gently
+            # httptools, with header and body limits, closing fresh connections gently
+            http=DrainingHttpProtocol,
             lifespan="on",
             log_config=None,
             access_log=False,
+            server_header=False,  # the `server` header would name the stack
             proxy_headers=False,  # the app believes proxies itself (GATEWAY_TRUSTED_PROXIES)
             timeout_graceful_shutdown=effective.shutdown_grace,
         )

@@ -1,4 +1,4 @@
-"""What a field declares for the engine's compiled plans, on the field itself.
+"""What a field declares for the engine, on the field itself: its compiled-plan call and its cost.
 
 A Strawberry field passes ``metadata=direct(call, "arg", ...)`` to let a compiled plan
 (``gateway.engine.planner``) call ``call(context, source, coerced arguments, field nodes, coerced
@@ -6,7 +6,9 @@ variables)`` instead of Strawberry's resolver wrapper, for the same awaitable; t
 field arguments ``call`` reads, and compiling a plan checks that they are exactly the field's
 arguments, so a field that gains an argument without its direct call fails loudly instead of
 dropping it. ``metadata=leaf()`` marks a synchronous resolver without arguments that returns a
-leaf value: the fast path calls it as ``resolver(source)``.
+leaf value: the fast path calls it as ``resolver(source)``. ``metadata=cost(...)`` tells the cost
+model (``gateway.engine.cost``) what a field's work grows with beyond its selection: the rows it
+reads whatever is selected, and the size of the lists it returns or holds.
 
 This module knows no Kora: it is the contract between the API layer, which declares, and the
 engine, which reads (both import it; it imports nothing of the gateway).
@@ -22,6 +24,9 @@ from graphql import FieldNode, GraphQLField
 
 DIRECT: Final = "gateway.direct"
 LEAF: Final = "gateway.leaf"
+COST: Final = "gateway.cost"
+DEFAULT_LIST_SIZE: Final = 50
+"""The size the cost model gives a list that neither an argument nor a declaration sizes."""
 STRAWBERRY: Final = "strawberry-definition"
 """Where Strawberry keeps a field's definition in its graphql-core field's extensions."""
 
@@ -50,6 +55,36 @@ def direct(call: DirectCall, *arguments: str) -> dict[str, Any]:
 def leaf() -> dict[str, Any]:
     """Field metadata: a synchronous resolver without arguments returning a leaf value."""
     return {LEAF: True}
+
+
+@dataclass(frozen=True, slots=True)
+class Cost:
+    """What a field costs beyond 1 and its selection (see ``cost``)."""
+
+    reads: int = 0
+    reads_argument: str | None = None
+    size: int | None = None
+    size_argument: str | None = None
+
+
+def cost(
+    *,
+    reads: int = 0,
+    reads_argument: str | None = None,
+    size: int | None = None,
+    size_argument: str | None = None,
+) -> dict[str, Any]:
+    """Field metadata for the cost model: the field reads ``reads`` rows, or as many as its
+    argument ``reads_argument`` says (its value or default), whatever is selected under it; the
+    list it returns, or the lists directly in its selection (a connection's ``edges``), have
+    ``size`` items, or as many as its argument ``size_argument`` says."""
+    return {COST: Cost(reads, reads_argument, size, size_argument)}
+
+
+def cost_of(field: GraphQLField | None) -> Cost | None:
+    """The field's declared cost; None when it declares none."""
+    declared = metadata(field).get(COST)
+    return declared if isinstance(declared, Cost) else None
 
 
 def definition(field: GraphQLField | None) -> Any:

@@ -15,7 +15,7 @@ from gateway.dev.embedded import EmbeddedPostgres, start_embedded
 from gateway.dev.substrate.provision import READER_ROLE, WRITER_ROLE, provision
 from gateway.settings import Settings
 from tests.chain_support import WorkspaceMaker
-from tests.support import GqlClient, ServerProcess, pg_data_dir
+from tests.support import METRICS_TOKEN, GqlClient, ServerProcess, pg_data_dir
 
 READER_PASSWORD = "reader-test-password"
 WRITER_PASSWORD = "writer-test-password"
@@ -111,6 +111,7 @@ def make_settings(reader_dsn: str) -> Callable[..., Settings]:
             "database_url": reader_dsn,
             "pool_max_size": 8,
             "auth_mode": "none",
+            "metrics_token": METRICS_TOKEN,
         }
         values.update(overrides)
         return Settings.from_env({}, **values)

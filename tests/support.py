@@ -23,6 +23,9 @@ DEMO_WS = "org_2fXkKoraDemo01"
 ATLAS_WS = "org_2fXkAtlasLabs02"
 BOREAL_WS = "org_2fXkBoreal03"
 FRESH_WS = "org_2fXkFreshStart04"
+METRICS_TOKEN = "metrics-scraper-token-for-the-tests-7c1d9e"
+"""The tests' GATEWAY_METRICS_TOKEN (set by ``make_settings``); ``SCRAPER`` sends it."""
+SCRAPER = {"authorization": f"Bearer {METRICS_TOKEN}"}
 
 
 @dataclass
@@ -150,6 +153,17 @@ class ServerProcess:
                 self.proc.wait()
         self._log.close()
         return self.proc.returncode
+
+
+@contextlib.contextmanager
+def running_server(env: Mapping[str, str], log_dir: Path) -> Iterator[ServerProcess]:
+    """A ready `gateway serve` with ``env``, its log in ``log_dir``, stopped at the end."""
+    server = ServerProcess(env, log_path=log_dir / "gateway.log")
+    server.wait_ready()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 TYPENAME_BODY = b'{"query": "{ __typename }"}'

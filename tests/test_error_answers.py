@@ -65,6 +65,7 @@ async def _refusals(seen: Seen, tight: GqlClient) -> None:
         ),
         ("{ a: __typename b: __typename c: __typename }", "TOO_MANY_ALIASES"),
         ('{ workspace(id: "x") { events(limit: 500) { eventId } } }', "QUERY_TOO_COSTLY"),
+        ("{ " + "__typename " * 60 + "}", "QUERY_TOO_COMPLEX"),
         ("{ __schema { queryType { name } } }", "INTROSPECTION_DISABLED"),
     ]
     for query, code in cases:

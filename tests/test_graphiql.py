@@ -39,6 +39,10 @@ def _config(page: str) -> dict[str, str]:
     return dict(json.loads(match.group(1)))
 
 
+IN_PROCESS_HOST = "gateway.test"
+"""The host the in-process client names; demo mode answers loopback names only by default."""
+
+
 def _asset_urls(page: str) -> list[str]:
     return re.findall(r'(?:src|href)="(/graphiql/assets/[^"]+)"', page)
 
@@ -46,7 +50,7 @@ def _asset_urls(page: str) -> list[str]:
 async def test_the_page_in_demo_mode_opens_on_the_demo_workspace_with_the_auth_header(
     make_settings: Callable[..., Settings], installed_assets: Path
 ) -> None:
-    async with running_app(make_settings(demo=True)) as client:
+    async with running_app(make_settings(demo=True, allowed_hosts=IN_PROCESS_HOST)) as client:
         response = await client.http.get("/graphql", headers=HTML)
     assert response.status_code == 200
     assert response.headers["content-type"] == "text/html; charset=utf-8"
@@ -111,7 +115,9 @@ async def test_missing_assets_give_a_page_with_the_command_then_appear_without_r
     make_settings: Callable[..., Settings], installed_assets: Path, tmp_path: Path
 ) -> None:
     empty = tmp_path / "vendor"
-    async with running_app(make_settings(assets_dir=empty, demo=True)) as client:
+    async with running_app(
+        make_settings(assets_dir=empty, demo=True, allowed_hosts=IN_PROCESS_HOST)
+    ) as client:
         missing = await client.http.get("/graphql", headers=HTML)
         vendor = await client.http.get("/graphiql/assets/graphiql.min.js")
         shutil.copytree(installed_assets, empty)
@@ -153,7 +159,7 @@ async def test_graphiql_can_be_turned_off(
 async def test_json_queries_over_get_still_reach_graphql(
     make_settings: Callable[..., Settings], installed_assets: Path
 ) -> None:
-    async with running_app(make_settings(demo=True)) as client:
+    async with running_app(make_settings(demo=True, allowed_hosts=IN_PROCESS_HOST)) as client:
         response = await client.http.get(
             "/graphql",
             params={"query": f'{{ workspace(id: "{DEMO_WS}") {{ displayName }} }}'},

@@ -10,7 +10,7 @@ import jwt
 import pytest
 
 from gateway.settings import Settings
-from tests.support import DEMO_WS, GqlClient
+from tests.support import DEMO_WS, SCRAPER, GqlClient
 from tests.test_auth import SECRET
 from tests.ws_support import InProcessServer, serve_in_process
 from tests.ws_support import ws_client as connect
@@ -35,7 +35,7 @@ async def server(make_settings: Callable[..., Settings]) -> AsyncIterator[InProc
 
 
 async def deferred_count(client: GqlClient, deviation: str) -> float:
-    text = (await client.http.get("/metrics")).text
+    text = (await client.http.get("/metrics", headers=SCRAPER)).text
     line = f'gateway_deferred_writes_total{{deviation_id="{deviation}"}}'
     [value] = [row.split()[-1] for row in text.splitlines() if row.startswith(line)]
     return float(value)

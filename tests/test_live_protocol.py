@@ -74,13 +74,13 @@ async def test_token_places_clients_use(
         assert (await ws.init(payload))["type"] == "connection_ack"
 
 
-async def test_bad_or_missing_token_closes_4403(server: InProcessServer, auth: TokenAuth) -> None:
+async def test_bad_or_missing_token_closes_4401(server: InProcessServer, auth: TokenAuth) -> None:
     for payload in ({"authorization": "Bearer nope"}, None, {"token": 12}):
         async with connect(server.ws_url) as ws:
             await ws.send({"type": "connection_init", "payload": payload})
             code, reason = await ws.closed_with()
-            assert code == 4403
-            assert reason.startswith("Forbidden: ")
+            assert code == 4401
+            assert reason.startswith("Unauthorized: ")
 
 
 async def test_upgrade_header_is_used_without_a_payload_token(

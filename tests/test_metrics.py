@@ -16,13 +16,14 @@ from gateway.observe.metrics import SECONDS_BUCKETS as SECONDS
 from gateway.observe.metrics import BoundedLabel, Metrics
 from gateway.settings import Settings
 from tests.conftest import running_app
-from tests.support import ATLAS_WS, BOREAL_WS, DEMO_WS, GqlClient
+from tests.support import ATLAS_WS, BOREAL_WS, DEMO_WS, SCRAPER, GqlClient
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
 async def scrape(client: GqlClient, accept: str | None = None) -> Samples:
-    response = await client.http.get("/metrics", headers={"accept": accept} if accept else {})
+    headers = {**SCRAPER, **({"accept": accept} if accept else {})}
+    response = await client.http.get("/metrics", headers=headers)
     assert response.status_code == 200
     assert "_created" not in response.text  # no creation-timestamp series doubling every counter
     return {
@@ -126,12 +127,12 @@ async def test_openmetrics_on_request_and_off_switch(
 ) -> None:
     async with running_app(make_settings()) as client:
         response = await client.http.get(
-            "/metrics", headers={"accept": "application/openmetrics-text"}
+            "/metrics", headers={"accept": "application/openmetrics-text", **SCRAPER}
         )
         assert response.headers["content-type"].startswith("application/openmetrics-text")
         assert response.text.endswith("# EOF\n")
     async with running_app(make_settings(metrics=False)) as client:
-        assert (await client.http.get("/metrics")).status_code == 404
+        assert (await client.http.get("/metrics", headers=SCRAPER)).status_code == 404
         assert (await client.gql("{ __typename }")).status == 200
 
 

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.support import DEMO_WS, ServerProcess
+from tests.support import DEMO_WS, METRICS_TOKEN, SCRAPER, ServerProcess
 
 QUERY = """query TraceMe($id: ID!) {
   workspace(id: $id) { displayName events(limit: 2) { eventType } constitution { revisionId } }
@@ -31,6 +31,7 @@ def traced_server(
             "GATEWAY_LOG_FORMAT": "json",
             "OTEL_TRACES_EXPORTER": "console",
             "OTEL_SERVICE_NAME": "kora-gateway-test",
+            "GATEWAY_METRICS_TOKEN": METRICS_TOKEN,
         },
         log_path=tmp_path_factory.mktemp("traced") / "gateway.log",
     )
@@ -100,7 +101,7 @@ def test_request_log_span_tree_and_metrics_agree(traced_server: ServerProcess) -
     assert all(s["attributes"]["db.system.name"] == "postgresql" for s in statements)
     assert any("LIMIT $2" in s["attributes"]["db.query.text"] for s in statements)
 
-    scrape = httpx.get(f"{traced_server.url}/metrics")
+    scrape = httpx.get(f"{traced_server.url}/metrics", headers=SCRAPER)
     assert scrape.headers["content-type"].startswith("text/plain; version=")
     samples = {
         (s.name, tuple(sorted(s.labels.items()))): s.value

@@ -13,7 +13,7 @@ import pytest
 from gateway import cli
 from gateway.settings import ConfigError, Settings
 from tests.conftest import running_app
-from tests.support import DEMO_WS, GqlClient
+from tests.support import DEMO_WS, SCRAPER, GqlClient
 
 QUERY = f'query Name {{ workspace(id: "{DEMO_WS}") {{ displayName }} }}'
 NEW = "application/graphql-response+json"
@@ -67,7 +67,7 @@ async def test_apq_round_trip(client: GqlClient) -> None:
     )
     assert response.status_code == 200
     assert response.json() == {"data": {"workspace": {"displayName": "Kora Demo"}}}
-    metrics = (await client.http.get("/metrics")).text
+    metrics = (await client.http.get("/metrics", headers=SCRAPER)).text
     for result, count in (("miss", 2), ("registered", 1), ("hit", 2)):
         assert f'gateway_persisted_queries_total{{result="{result}"}} {count}.0' in metrics
 

@@ -9,7 +9,6 @@ from typing import Annotated
 import strawberry
 
 from gateway.errors import BadUserInput
-from gateway.reads import chain_check
 from gateway.reads.context import Context
 from gateway.surfaces.tenants import Tenant
 
@@ -85,8 +84,7 @@ async def chain_integrity(ctx: Context, tenant: Tenant, last: int) -> ChainInteg
         raise BadUserInput(
             f"`last` must be between 1 and {most}; got {last}.", argument="last", min=1, max=most
         )
-    links = await ctx.chain_window(tenant.tenant_id, last + 1)
-    report = chain_check.verify_window(links, last)
+    report = await ctx.chain_report(tenant.tenant_id, last)
     broken = report.first_broken
     return ChainIntegrity(
         ok=report.ok,

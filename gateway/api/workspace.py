@@ -31,12 +31,17 @@ from gateway.api.types import (
     RoleCharter,
     ScratchpadEntry,
 )
-from gateway.plans import direct, leaf
+from gateway.plans import DEFAULT_LIST_SIZE, cost, direct, leaf
 from gateway.reads import prefetch
 from gateway.reads.context import Context
 from gateway.reads.prefetch import Read
 from gateway.reads.prompt_block import build_prompt_block
-from gateway.reads.session_context import SessionContextValue, assemble_session_context
+from gateway.reads.session_context import (
+    EVENTS_LIMIT,
+    SCRATCHPAD_LIMIT,
+    SessionContextValue,
+    assemble_session_context,
+)
 from gateway.surfaces import events as events_surface
 from gateway.surfaces import history as history_surface
 from gateway.surfaces import scratchpad as scratchpad_surface
@@ -93,6 +98,11 @@ _SESSION_READS: Final = (
 """The reads of a session context beside its capability row. Its events join an events read the
 selection makes anyway (one read at the largest limit), but never make the tenant row be read
 with the events instead of in the RLS transaction."""
+SESSION_ROWS: Final = 2 + 2 * SCRATCHPAD_LIMIT + EVENTS_LIMIT
+"""Rows a session context reads whatever is selected: charter, constitution, both scratchpads,
+the events (``reads.session_context``)."""
+PROMPT_ROWS: Final = SESSION_ROWS + DEFAULT_LIST_SIZE
+"""A prompt block reads a session context and the active policies (counted as a list)."""
 
 
 @strawberry.type(
@@ -109,14 +119,17 @@ class SessionContext:
     own_scratchpad: list[scratchpad_surface.ScratchpadRow] = strawberry.field(
         graphql_type=list[ScratchpadEntry],
         description="Kora's own scratchpad, newest first (100 entries at most).",
+        metadata=cost(size=SCRATCHPAD_LIMIT),
     )
     cross_agent_scratchpad: list[scratchpad_surface.ScratchpadRow] = strawberry.field(
         graphql_type=list[ScratchpadEntry],
         description="Every other agent's scratchpad entries, newest first (100 at most).",
+        metadata=cost(size=SCRATCHPAD_LIMIT),
     )
     recent_chain_events: list[events_surface.ChainEventRow] = strawberry.field(
         graphql_type=list[ChainEvent],
         description="The latest `kora.*` chain events, newest first (50 at most).",
+        metadata=cost(size=EVENTS_LIMIT),
     )
     active_constitution_revision_id: strawberry.ID | None = strawberry.field(
         description="The active Constitution revision; null on a fresh workspace."
@@ -165,7 +178,7 @@ class Workspace:
 
     @strawberry.field(
         description="The session context: the six load-bearing reads assembled concurrently.",
-        metadata=prefetch.prefetch(*_SESSION_READS),
+        metadata={**prefetch.prefetch(*_SESSION_READS), **cost(reads=SESSION_ROWS)},
     )
     async def session_context(self, info: Info) -> SessionContext:
         value = await assemble_session_context(info.context, self.tenant.workspace_id)
@@ -187,7 +200,8 @@ class Workspace:
 
     @strawberry.field(
         description="The workspace's `kora.*` events as a Relay connection, newest first, with "
-        "opaque cursors (keyset on the chain order: pages never shift when events are appended)."
+        "opaque cursors (keyset on the chain order: pages never shift when events are appended).",
+        metadata=cost(reads_argument="first", size_argument="first"),
     )
     async def event_history(
         self,
@@ -200,7 +214,8 @@ class Workspace:
 
     @strawberry.field(
         description="Recompute the hashes of the newest links of the workspace's chain (every "
-        "event type) and report the first broken link, if any."
+        "event type) and report the first broken link, if any.",
+        metadata=cost(reads_argument="last"),
     )
     async def chain_integrity(self, info: Info, last: ChainLast = DEFAULT_LAST) -> ChainIntegrity:
         return await chain_integrity(info.context, self.tenant, last)
@@ -262,7 +277,8 @@ class Workspace:
     @strawberry.field(
         description="A text block for an agent's system prompt: 1 role charter, 2 active "
         "policies, 3 capabilities, 4 scratchpad, 5 active Constitution revision, 6 recent "
-        "`kora.*` activity (last 5 events). Size-bounded (12,000 characters at most)."
+        "`kora.*` activity (last 5 events). Size-bounded (12,000 characters at most).",
+        metadata=cost(reads=PROMPT_ROWS),
     )
     async def prompt_block(self, info: Info) -> str:
         ws = self.tenant.workspace_id

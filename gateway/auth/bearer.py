@@ -42,7 +42,9 @@ def bearer_token(conn: HTTPConnection) -> str | None:
         return None
     scheme, _, token = header.strip().partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthenticated("Send credentials as `Authorization: Bearer <token>`.")
+        raise Unauthenticated(
+            "Send credentials as `Authorization: Bearer <token>`.", reason="invalid_token"
+        )
     return token.strip()
 
 

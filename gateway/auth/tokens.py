@@ -1,9 +1,15 @@
 """JWT authentication: a shared secret (HS256) or a JWKS (RS256/ES256), keys cached.
 
 A token must carry ``exp``; ``nbf``, ``iss`` and ``aud`` are checked when configured, with a small
-clock leeway. Only the configured algorithms are accepted (never ``none``). An unknown ``kid``
+clock leeway; ``exp``, ``nbf`` and ``iat`` must be JSON numbers (NumericDate, RFC 7519), never
+strings. Only the configured algorithms are accepted (never ``none``). An unknown ``kid``
 refreshes the JWKS, at most once per ``MIN_REFRESH_SECONDS``, so random kids cannot make the
 gateway hammer the identity provider.
+
+Whatever a client sends as a token, the answer is ``Unauthenticated`` with reason
+``invalid_token`` (HTTP 401), never another exception: the token is the caller's text, and a
+malformed one (a bad header, a ``crit`` extension, a ``kid`` that is not a string, a claim of
+the wrong type) is a bad credential, not a server error.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import time
 import urllib.request
 from collections.abc import Sequence
@@ -27,6 +34,7 @@ log = logging.getLogger("gateway.auth")
 
 MIN_REFRESH_SECONDS: Final = 10.0
 FETCH_TIMEOUT_SECONDS: Final = 5.0
+NUMERIC_DATES: Final = ("exp", "nbf", "iat")
 
 
 class JwksCache:
@@ -98,12 +106,31 @@ class JwtAuth:
         if token is None:
             raise Unauthenticated("A bearer token is required: `Authorization: Bearer <JWT>`.")
         try:
+            claims = await self._verify(token)
+            return Principal(
+                subject=str(claims.get("sub", "")),
+                workspaces=self._workspaces(claims),
+                expires_at=float(claims["exp"]) + self._leeway,
+            )
+        except Unauthenticated:
+            raise
+        except Exception:
+            # PyJWT raises more than its own errors on some malformed input (a header or claim
+            # of an unexpected type): still the caller's bad token, never a server error.
+            raise _invalid("The token is not a valid JWT.") from None
+
+    async def _verify(self, token: str) -> dict[str, Any]:
+        """The token's claims, signature and registered claims checked."""
+        try:
             header = jwt.get_unverified_header(token)
         except jwt.DecodeError:
             raise _invalid("The token is not a JWT.") from None
+        except jwt.PyJWTError:  # e.g. a `crit` extension, a `kid` that is not a string
+            raise _invalid("The token's header is not accepted.") from None
         algorithm = header.get("alg")
-        if algorithm not in self._algorithms:
-            raise _invalid(f"The token's algorithm {algorithm!r} is not accepted.")
+        if not isinstance(algorithm, str) or algorithm not in self._algorithms:
+            shown = repr(algorithm) if isinstance(algorithm, str) and len(algorithm) <= 16 else ""
+            raise _invalid(f"The token's algorithm {shown or 'header'} is not accepted.")
         key: Any = self._secret
         if self._jwks is not None:
             kid = header.get("kid")
@@ -112,7 +139,7 @@ class JwtAuth:
                 raise _invalid("The token's signing key is unknown.")
             key = jwk.key
         try:
-            claims: dict[str, Any] = jwt.decode(
+            claims: Any = jwt.decode(
                 token,
                 key,
                 algorithms=self._algorithms,
@@ -131,13 +158,21 @@ class JwtAuth:
             raise _invalid("The token's audience is not accepted.") from None
         except jwt.MissingRequiredClaimError as exc:
             raise _invalid(f"The token lacks the `{exc.claim}` claim.") from None
-        except jwt.InvalidTokenError:
+        except jwt.InvalidSignatureError:
             raise _invalid("The token's signature is not valid.") from None
-        return Principal(
-            subject=str(claims.get("sub", "")),
-            workspaces=self._workspaces(claims),
-            expires_at=float(claims["exp"]) + self._leeway,
-        )
+        except jwt.InvalidTokenError:
+            raise _invalid("The token is not a valid JWT.") from None
+        if not isinstance(claims, dict):
+            raise _invalid("The token's claims are not a JSON object.")
+        for name in NUMERIC_DATES:
+            value = claims.get(name)
+            if name in claims and (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or not math.isfinite(value)
+            ):
+                raise _invalid(f"The token's `{name}` claim is not a number (NumericDate).")
+        return claims
 
     def _workspaces(self, claims: dict[str, Any]) -> frozenset[str]:
         value = claims.get(self._claim)

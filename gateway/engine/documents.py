@@ -4,6 +4,11 @@ The cache holds the outcome of parse + validation keyed by the document's text, 
 entries and in document size: a document is validated against a fixed schema and fixed rules, so
 the outcome never changes for the life of the process. What depends on the document alone (its
 sha256, the operation an operation name picks, a cost that no variable changes) is kept with it.
+
+Parse + validation is bounded for every document the size limits accept: the parser stops at
+``max_tokens``, a linear walk refuses repeated response keys before the rules run
+(``merging.repeated_fields``), and an added rule that subclasses a specified one replaces it
+(``merging.bounded_overlapping_fields``, the overlapping-fields rule with a small budget).
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ from graphql import (
     validate,
 )
 from graphql.utilities import get_operation_ast
+
+from gateway.engine.merging import repeated_fields
 
 Phase = Literal["parse", "validate"]
 
@@ -71,13 +78,17 @@ class DocumentCache:
         max_document_chars: int = 16_384,
         max_tokens: int | None = None,
         hide_suggestions: bool = False,
+        max_field_repeats: int | None = None,
     ) -> None:
         self.schema = schema
-        self._rules = (*specified_rules, *rules)
+        self._rules = _with_replacements(specified_rules, rules)
+        self._max_field_repeats = max_field_repeats
         self._max_entries = max_entries
         self._max_document_chars = max_document_chars
         self._max_tokens = max_tokens
-        self._hide_suggestions = hide_suggestions
+        self.hide_suggestions = hide_suggestions
+        """No "Did you mean …?" in any message (introspection off): validation here, variable
+        coercion wherever the document runs (``execute.run``, ``cost``)."""
         self._entries: OrderedDict[str, Prepared] = OrderedDict()
         self.hits = 0
         self.misses = 0
@@ -102,13 +113,26 @@ class DocumentCache:
             document = parse(query, max_tokens=self._max_tokens, no_location=False)
         except GraphQLError as error:
             return Prepared(None, (error,), "parse", digest)
+        if self._max_field_repeats is not None:
+            refusal = repeated_fields(document, max_repeats=self._max_field_repeats)
+            if refusal is not None:
+                return Prepared(None, (refusal,), "validate", digest)
         errors = validate(
             self.schema,
             document,
             self._rules,
             max_errors=20,
-            hide_suggestions=self._hide_suggestions,
+            hide_suggestions=self.hide_suggestions,
         )
         if errors:
             return Prepared(None, tuple(errors), "validate", digest)
         return Prepared(document, document_id=digest)
+
+
+def _with_replacements(
+    specified: Collection[type[ASTValidationRule]], added: Collection[type[ASTValidationRule]]
+) -> tuple[type[ASTValidationRule], ...]:
+    """The specified rules, each replaced in place by an added rule that subclasses it, then
+    the other added rules."""
+    rules = [next((a for a in added if issubclass(a, r)), r) for r in specified]
+    return (*rules, *(a for a in added if a not in rules))

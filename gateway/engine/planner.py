@@ -171,7 +171,9 @@ def _scalars(
     return tuple(scalars)
 
 
-def _coerce_variables(plan: Plan, inputs: Mapping[str, Any]) -> VariableValues | list[GraphQLError]:
+def _coerce_variables(
+    plan: Plan, inputs: Mapping[str, Any], hide_suggestions: bool = False
+) -> VariableValues | list[GraphQLError]:
     """graphql-core's ``get_variable_values``, without its work for values that coerce to
     themselves (each variable given, of its scalar's exact Python type)."""
     if plan.scalars is not None:
@@ -185,7 +187,12 @@ def _coerce_variables(plan: Plan, inputs: Mapping[str, Any]) -> VariableValues |
             coerced[name] = value
         else:
             return VariableValues(sources, coerced)
-    return get_variable_values(plan.schema, plan.operation.variable_definitions or (), dict(inputs))
+    return get_variable_values(
+        plan.schema,
+        plan.operation.variable_definitions or (),
+        dict(inputs),
+        hide_suggestions=hide_suggestions,
+    )
 
 
 def _selection(
@@ -257,13 +264,17 @@ def _has_variable(node: Any) -> bool:
 
 
 async def execute_plan(
-    plan: Plan, context: Any, variables: Mapping[str, Any] | None
+    plan: Plan,
+    context: Any,
+    variables: Mapping[str, Any] | None,
+    *,
+    hide_suggestions: bool = False,
 ) -> ExecutionResult | None:
     """The plan's answer; None when the variables do not coerce (graphql-core reports that).
 
     Raises ``Irregular`` when a value must be reported by graphql-core's executor.
     """
-    values = _coerce_variables(plan, variables or {})
+    values = _coerce_variables(plan, variables or {}, hide_suggestions)
     if isinstance(values, list):
         return None
     errors: list[GraphQLError] = []

@@ -23,6 +23,7 @@ from graphql import (
 )
 
 from gateway.catalogue import Code, extensions
+from gateway.engine.merging import bounded_overlapping_fields
 
 INTROSPECTION_FIELDS: Final = frozenset({"__schema", "__type"})
 
@@ -121,9 +122,11 @@ class NoIntrospection(ASTValidationRule):
 def document_rules(
     *, max_depth: int, max_aliases: int, introspection: bool
 ) -> list[type[ASTValidationRule]]:
-    """The rules added to the specification's: shape limits, and no introspection unless on."""
+    """The rules added to the specification's: shape limits, field merging within a budget
+    (replacing the specified rule), and no introspection unless on."""
     rules: list[type[ASTValidationRule]] = [
-        shape_rule(max_depth=max_depth, max_aliases=max_aliases)
+        shape_rule(max_depth=max_depth, max_aliases=max_aliases),
+        bounded_overlapping_fields(),
     ]
     if not introspection:
         rules.append(NoIntrospection)

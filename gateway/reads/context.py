@@ -11,11 +11,11 @@ from gateway.errors import BadUserInput, Forbidden
 from gateway.live.feeds import LiveFeeds
 from gateway.observe.telemetry import RequestStats
 from gateway.reads import prefetch
+from gateway.reads.chain_check import ChainReport
 from gateway.reads.loaders import LIMITED, Loaders, RlsRead, shared
 from gateway.reads.principal import Principal
 from gateway.settings import Settings
 from gateway.surfaces import capabilities, charter, events, policies, scratchpad
-from gateway.surfaces.chain import ChainLink
 from gateway.surfaces.constitution import ActiveRevision, RevisionDetail
 from gateway.surfaces.history import HistoryKey, HistoryPage
 from gateway.surfaces.tenants import Tenant
@@ -116,8 +116,9 @@ class Context:
     async def event_history(self, key: HistoryKey) -> HistoryPage:
         return await shared(self.loaders.history.load(key))
 
-    async def chain_window(self, tenant_id: str, links: int) -> list[ChainLink]:
-        return await shared(self.loaders.chain.load((tenant_id, links)))
+    async def chain_report(self, tenant_id: str, last: int) -> ChainReport:
+        """The check of the tenant's newest ``last`` links (read once, hashed in a thread)."""
+        return await shared(self.loaders.chain.load((tenant_id, last)))
 
     async def _rls(self, workspace_id: str, surface: str, arg: int | str | None = None) -> Any:
         if surface in LIMITED and isinstance(arg, int):

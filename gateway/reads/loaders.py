@@ -4,7 +4,8 @@ cross callers.
 - ``tenants``: workspace id → Tenant | None, one statement for all ids asked in a tick.
 - ``events``: (workspace id, limit) → events, one statement for all workspaces asked in a tick.
 - ``history``: event-history pages (``HistoryKey``), one statement for all pages asked in a tick.
-- ``chain``: (tenant id, n) → the tenant's newest n chain links, one statement for all pairs.
+- ``chain``: (tenant id, last) → the check of the tenant's newest ``last`` chain links
+  (``chain_check``): one statement for all pairs, then the links built and hashed in a thread.
 - ``tenant_events``: (workspace id, limit) → Tenant | None, reading the tenant row and its events
   in one statement and priming ``tenants`` and ``events`` with them (for ``workspace { events }``).
 - ``tenant_rls``: (workspace id, reads) → Tenant | None, reading the tenant row inside the
@@ -35,8 +36,9 @@ from aiodataloader import DataLoader
 from gateway.db import Database, Executor
 from gateway.observe import telemetry
 from gateway.observe.telemetry import current_stats
+from gateway.reads.chain_check import ChainReport, check_windows
 from gateway.surfaces import charter, constitution, events, policies, scratchpad, tenants
-from gateway.surfaces.chain import ChainLink, fetch_chain_windows
+from gateway.surfaces.chain import fetch_chain_rows
 from gateway.surfaces.events import ChainEventRow
 from gateway.surfaces.history import HistoryKey, HistoryPage, fetch_history_pages
 from gateway.surfaces.tenants import Tenant
@@ -180,7 +182,7 @@ class Loaders:
         return DataLoader(self._load_history)
 
     @functools.cached_property
-    def chain(self) -> DataLoader[tuple[str, int], list[ChainLink]]:
+    def chain(self) -> DataLoader[tuple[str, int], ChainReport]:
         return DataLoader(self._load_chain)
 
     @functools.cached_property
@@ -277,8 +279,12 @@ class Loaders:
         found = await fetch_history_pages(self._db.pooled, keys)
         return _one_per_key(keys, [found[k] for k in keys])
 
-    async def _load_chain(self, keys: list[tuple[str, int]]) -> list[list[ChainLink]]:
-        found = await fetch_chain_windows(self._db.pooled, keys)
+    async def _load_chain(self, keys: list[tuple[str, int]]) -> list[ChainReport]:
+        unique = list(dict.fromkeys(keys))
+        rows = await fetch_chain_rows(self._db.pooled, [(t, last + 1) for t, last in unique])
+        # Up to GATEWAY_MAX_CHAIN_CHECK links per key, each hashed: off the event loop.
+        reports = await asyncio.to_thread(check_windows, unique, rows)
+        found = dict(zip(unique, reports, strict=True))
         return _one_per_key(keys, [found[k] for k in keys])
 
     async def _load_rls(self, keys: list[RlsRead]) -> list[Any]:

@@ -28,6 +28,7 @@ _GUC_NAME: Final = re.compile(r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$")
 _CHANNEL_NAME: Final = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _HTTP_URL: Final = re.compile(r"^https?://[^/\s]+(/\S*)?$")
 EXPORTERS: Final = ("otlp", "console", "none")
+LOOPBACK_HOSTS: Final = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
 @dataclass(frozen=True)
@@ -206,8 +207,19 @@ class Settings:
         low=1,
         high=100_000_000,
     )
+    max_field_repeats: int = setting(
+        50,
+        "most fields under one response key in one selection set, fragments included",
+        low=1,
+        high=10_000,
+    )
     cors_origins: tuple[str, ...] = setting(
         (), "comma-separated origins allowed by CORS; empty: none"
+    )
+    allowed_hosts: tuple[str, ...] = setting(
+        (),
+        "host names answered (the Host header), comma-separated, `*` any; empty: the "
+        "loopback names in demo mode, any otherwise",
     )
     trusted_proxies: tuple[str, ...] = setting(
         ("127.0.0.1", "::1"),
@@ -228,6 +240,12 @@ class Settings:
         "the .env file to read (real environment wins over it); default ./.env if present",
     )
     metrics: bool = setting(True, "serve Prometheus metrics at /metrics")
+    metrics_token: str | None = setting(
+        None,
+        "bearer token /metrics requires (32+ characters); unset: /metrics answers 401, but "
+        "in demo mode",
+        secret=True,
+    )
     metrics_max_operations: int = setting(
         200,
         "distinct operation names labelled in metrics; later ones count as `other`",
@@ -381,6 +399,24 @@ class Settings:
         low=0,
         high=3600,
     )
+    body_timeout: float = setting(
+        10.0,
+        "seconds a request body may take to arrive; then 408 and the connection is closed",
+        low=0.1,
+        high=3600,
+    )
+    header_timeout: float = setting(
+        10.0,
+        "seconds a connection may take to send a request's line and headers; then it is closed",
+        low=0.1,
+        high=3600,
+    )
+    max_header_bytes: int = setting(
+        16 * 1024,
+        "largest request line and headers, in bytes (431 above)",
+        low=1024,
+        high=1024 * 1024,
+    )
 
     @classmethod
     def specs(cls) -> Iterator[tuple[str, type, Spec]]:
@@ -434,6 +470,11 @@ class Settings:
                 f"GATEWAY_POOL_MIN_SIZE={self.pool_min_size} is larger than "
                 f"GATEWAY_POOL_MAX_SIZE={self.pool_max_size}"
             )
+        if self.metrics_token and not self.demo and _placeholder(self.metrics_token):
+            raise ConfigError(
+                "GATEWAY_METRICS_TOKEN looks like a placeholder or is shorter than 32 characters;"
+                " use a long random token"
+            )
         if self.persisted_queries == "allowlist" and self.persisted_queries_file is None:
             raise ConfigError(
                 "GATEWAY_PERSISTED_QUERIES=allowlist needs GATEWAY_PERSISTED_QUERIES_FILE: "
@@ -475,6 +516,15 @@ class Settings:
             )
         if self.api_keys_file is not None and not self.api_keys_file.is_file():
             raise ConfigError(f"GATEWAY_API_KEYS_FILE={self.api_keys_file} is not a readable file")
+
+    @property
+    def hosts(self) -> frozenset[str] | None:
+        """The host names answered; None: any."""
+        if "*" in self.allowed_hosts:
+            return None
+        if self.allowed_hosts:
+            return frozenset(self.allowed_hosts)
+        return LOOPBACK_HOSTS if self.demo else None
 
     @property
     def accepted_jwt_algorithms(self) -> tuple[str, ...]:

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
+from asyncpg import Record
+
 from gateway.db import Executor
 
 # The newest `lim` links of each tenant, returned oldest first.
@@ -49,15 +51,18 @@ class ChainLink:
     this_event_hash: bytes
 
 
-async def fetch_chain_windows(
-    db: Executor, keys: Sequence[tuple[str, int]]
-) -> dict[tuple[str, int], list[ChainLink]]:
-    """For each (tenant id, n): the tenant's newest n links, oldest first; one statement."""
-    unique = list(dict.fromkeys(keys))
-    rows = await db.fetch(
-        "chain.windows", CHAIN_WINDOWS, [k[0] for k in unique], [k[1] for k in unique]
+async def fetch_chain_rows(db: Executor, keys: Sequence[tuple[str, int]]) -> list[Record]:
+    """For each (tenant id, n) of ``keys`` (distinct): the tenant's newest n links, oldest
+    first, as rows for ``links_of``; one statement."""
+    return await db.fetch(
+        "chain.windows", CHAIN_WINDOWS, [k[0] for k in keys], [k[1] for k in keys]
     )
-    grouped: list[list[ChainLink]] = [[] for _ in unique]
+
+
+def links_of(keys: Sequence[tuple[str, int]], rows: Sequence[Record]) -> list[list[ChainLink]]:
+    """The links of each key of ``fetch_chain_rows``, in key order. Pure work on the rows (no
+    database, no event loop): callers may run it in a thread, 10,000 links take milliseconds."""
+    grouped: list[list[ChainLink]] = [[] for _ in keys]
     for r in rows:
         grouped[r[0] - 1].append(
             ChainLink(
@@ -70,4 +75,4 @@ async def fetch_chain_windows(
                 this_event_hash=bytes(r[7]),
             )
         )
-    return dict(zip(unique, grouped, strict=True))
+    return grouped

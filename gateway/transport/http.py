@@ -24,7 +24,7 @@ from typing import Any, Final
 import orjson
 from graphql import GraphQLError, OperationType
 from starlette.datastructures import QueryParams
-from starlette.requests import HTTPConnection, Request
+from starlette.requests import ClientDisconnect, HTTPConnection, Request
 from starlette.types import Receive, Scope, Send
 
 from gateway import errors as codes
@@ -33,10 +33,10 @@ from gateway.catalogue import extensions
 from gateway.db import Database
 from gateway.engine.admit import admit
 from gateway.engine.documents import DocumentCache, document_id
-from gateway.engine.execute import is_mutation, run
+from gateway.engine.execute import is_mutation, run, stray_cancellation
 from gateway.engine.persisted import PersistedQueries, Resolution
 from gateway.engine.shaping import format_error
-from gateway.errors import GatewayError, PersistedQueryError, QueryTimeout
+from gateway.errors import GatewayError, InternalError, PersistedQueryError, QueryTimeout
 from gateway.observe.telemetry import RequestRecord, Telemetry, current_stats
 from gateway.observe.tracing import Tracing
 from gateway.reads.context import Context
@@ -49,13 +49,19 @@ from gateway.transport.requests import (
     RequestError,
     headers_of,
     negotiate,
-    read_params,
+    params_of,
+    read_body,
     request_ids,
+    wants_body,
 )
 
 log = logging.getLogger("gateway.request")
 
 _REQUEST_ID: Final = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
+_NOSNIFF: Final = (b"x-content-type-options", b"nosniff")
+_CLOSE: Final = {"Connection": "close"}
+"""Sent with an answer given before the body was read in full: the server then closes the
+connection instead of reading (or waiting for) the rest."""
 _MEDIA_TYPES: Final = {
     media: f"{media}; charset=utf-8".encode("latin-1") for media in (GRAPHQL_RESPONSE, JSON)
 }
@@ -130,20 +136,52 @@ class GraphQLHTTP:
         raw_id = headers.get("x-request-id", "") if scope.get(TRUSTED) else ""
         client = scope.get("client")
         record = RequestRecord(
-            request_id=raw_id if _REQUEST_ID.match(raw_id) else next(self._ids),
+            request_id=raw_id if _REQUEST_ID.fullmatch(raw_id) else next(self._ids),
             method=method,
             client=client[0] if client else None,
         )
         with self.telemetry.request(record, path=scope["path"], headers=headers):
-            if not self.admission.try_enter():
-                status, raw, body = self._refuse(accept, record)
-            else:
-                try:
-                    status, raw, body = await self._handle(scope, receive, headers, record)
-                finally:
-                    self.admission.leave()
-        await send({"type": "http.response.start", "status": status, "headers": raw})
-        await send({"type": "http.response.body", "body": body})
+            answer = await self._answer(scope, receive, headers, record)
+        if answer is not None:
+            status, raw, body = answer
+            await send({"type": "http.response.start", "status": status, "headers": raw})
+            await send({"type": "http.response.body", "body": body})
+
+    async def _answer(
+        self, scope: Scope, receive: Receive, headers: Mapping[str, str], record: RequestRecord
+    ) -> Answer | None:
+        """The request's answer; None when the client left before sending its body.
+
+        The body is read before the request takes an in-flight slot: a client that sends it
+        slowly holds only its own connection, never a slot the others need (and `gateway serve`
+        closes that connection at ``GATEWAY_BODY_TIMEOUT``, ``transport.http_protocol``).
+        """
+        accept = headers.get("accept")
+        if self.admission.full():
+            return self._refuse(accept, record)
+        body = None
+        if wants_body(scope, headers):
+            try:
+                body = await read_body(
+                    receive, headers.get("content-length"), self.settings.max_body_bytes
+                )
+            except RequestError as exc:  # too large: the rest is not worth reading
+                return self._error(
+                    exc.status, exc.message, negotiate(accept) or JSON, record, _CLOSE
+                )
+            except ClientDisconnect:
+                record.answered(499, {})
+                return None
+        if not self.admission.try_enter():
+            return self._refuse(accept, record)
+        try:
+            return await self._handle(scope, body, headers, record)
+        except asyncio.CancelledError as exc:
+            if not stray_cancellation():
+                raise
+            return self._internal(exc, accept, record)
+        finally:
+            self.admission.leave()
 
     def _refuse(self, accept: str | None, record: RequestRecord) -> Answer:
         """OVERLOADED at once, body unread: a flood costs a short answer, never a waiting task."""
@@ -152,8 +190,20 @@ class GraphQLHTTP:
         headers = {"Retry-After": str(exc.retry_after)}
         return self._respond(exc.http_status, body, negotiate(accept) or JSON, record, headers)
 
+    def _internal(self, exc: BaseException, accept: str | None, record: RequestRecord) -> Answer:
+        """A GraphQL answer for a request that failed outside any resolver (see
+        ``stray_cancellation``): masked, logged in full with the request id."""
+        log.error(
+            "request failed outside its resolvers",
+            exc_info=exc,
+            extra={"request_id": record.request_id},
+        )
+        masked = InternalError("Internal server error.", requestId=record.request_id)
+        body = {"errors": [{"message": masked.message, "extensions": masked.to_extensions()}]}
+        return self._respond(masked.http_status, body, negotiate(accept) or JSON, record)
+
     async def _handle(
-        self, scope: Scope, receive: Receive, headers: Mapping[str, str], record: RequestRecord
+        self, scope: Scope, body: bytes | None, headers: Mapping[str, str], record: RequestRecord
     ) -> Answer:
         method = scope["method"]
         if method not in ("GET", "POST"):
@@ -164,7 +214,7 @@ class GraphQLHTTP:
             return self._error(406, message, JSON, record)
         try:
             principal = await self.authenticator.authenticate(HTTPConnection(scope))
-            params = await read_params(scope, receive, headers, self.settings.max_body_bytes)
+            params = params_of(scope, headers, body)
             record.operation_name = params.operation_name
             resolution = self.persisted.resolve(params.query, params.extensions)
         except GatewayError as exc:
@@ -192,13 +242,13 @@ class GraphQLHTTP:
         )
         record.stats = ctx.stats
         try:
-            status, body, extra = await self._execute(
+            status, answer, extra = await self._execute(
                 method, params, resolution, ctx, media, record
             )
         finally:
             record.workspaces = sorted(ctx.workspace_ids)
             ctx.close()
-        return self._respond(status, body, media, record, extra)
+        return self._respond(status, answer, media, record, extra)
 
     async def _execute(
         self,
@@ -268,6 +318,7 @@ class GraphQLHTTP:
                     context=ctx,
                     variables=params.variables,
                     operation_name=params.operation_name,
+                    hide_suggestions=self.documents.hide_suggestions,
                 )
         except TimeoutError:
             late = QueryTimeout(
@@ -308,7 +359,11 @@ class GraphQLHTTP:
         record.answered(status, body)
         payload = orjson.dumps(body)
         # GET /graphql answers HTML (GraphiQL) or JSON by Accept: caches must key on it.
-        raw = [(b"x-request-id", record.request_id.encode("latin-1")), (b"vary", b"Accept")]
+        raw = [
+            (b"x-request-id", record.request_id.encode("latin-1")),
+            (b"vary", b"Accept"),
+            _NOSNIFF,
+        ]
         if headers:
             raw += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
         raw.append((b"content-length", str(len(payload)).encode("latin-1")))

@@ -2,9 +2,10 @@
 
 A request beyond ``GATEWAY_MAX_INFLIGHT`` is refused at once with ``OVERLOADED`` (HTTP 503 and
 ``Retry-After``) before its body is read, so a flood costs a short answer per request instead of a
-waiting task, and memory stays flat however many clients push. Requests that are admitted wait at
-most ``GATEWAY_POOL_ACQUIRE_TIMEOUT`` for a database connection (``gateway.db``), then answer
-``OVERLOADED`` too: nothing queues without a bound.
+waiting task, and memory stays flat however many clients push. A request takes its slot only once
+its body has arrived (within ``GATEWAY_BODY_TIMEOUT``): a slow sender holds no slot. Requests
+that are admitted wait at most ``GATEWAY_POOL_ACQUIRE_TIMEOUT`` for a database connection
+(``gateway.db``), then answer ``OVERLOADED`` too: nothing queues without a bound.
 """
 
 from __future__ import annotations
@@ -21,6 +22,13 @@ class InFlight:
         self.limit = limit
         self.inflight = 0
         self.refused = 0
+
+    def full(self) -> bool:
+        """At the ceiling (counted as refused): refuse before reading anything more."""
+        if self.inflight >= self.limit:
+            self.refused += 1
+            return True
+        return False
 
     def try_enter(self) -> bool:
         """Count one more request in flight; False (and counted as refused) at the ceiling."""

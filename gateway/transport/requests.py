@@ -140,15 +140,19 @@ async def read_body(receive: Receive, declared: str | None, limit: int) -> bytes
             raise ClientDisconnect()
 
 
-async def read_params(
-    scope: Scope, receive: Receive, headers: Mapping[str, str], max_body: int
-) -> Params:
+def wants_body(scope: Scope, headers: Mapping[str, str]) -> bool:
+    """Whether the request carries a body the endpoint reads (a JSON POST)."""
+    if scope["method"] != "POST":
+        return False
+    return headers.get("content-type", "").split(";")[0].strip().lower() == JSON
+
+
+def params_of(scope: Scope, headers: Mapping[str, str], body: bytes | None) -> Params:
+    """The parameters of a request whose body (if ``wants_body``) was read."""
     if scope["method"] == "GET":
         return params_from(QueryParams(scope["query_string"]), from_url=True)
-    content_type = headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type != JSON:
+    if body is None:
         raise RequestError(415, "Send the request as `Content-Type: application/json`.")
-    body = await read_body(receive, headers.get("content-length"), max_body)
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import hmac
+from collections.abc import Awaitable, Callable
+from typing import Final
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
@@ -11,9 +15,11 @@ from gateway.observe.telemetry import Telemetry
 from gateway.transport.drain import Drain
 from gateway.transport.graphiql import GraphiQL
 
+NOSNIFF: Final = {"X-Content-Type-Options": "nosniff"}
+
 
 async def healthz(request: Request) -> Response:
-    return JSONResponse({"status": "ok"})
+    return JSONResponse({"status": "ok"}, headers=NOSNIFF)
 
 
 async def readyz(request: Request) -> Response:
@@ -29,10 +35,11 @@ async def readyz(request: Request) -> Response:
         return JSONResponse(
             {"status": "unavailable", "code": exc.code},
             status_code=503,
-            headers={"Retry-After": "2"},
+            headers={"Retry-After": "2", **NOSNIFF},
         )
     size, in_use, most = db.pool_figures()
-    return JSONResponse({"status": "ready", "pool": {"size": size, "in_use": in_use, "max": most}})
+    pool = {"size": size, "in_use": in_use, "max": most}
+    return JSONResponse({"status": "ready", "pool": pool}, headers=NOSNIFF)
 
 
 async def graphiql_asset(request: Request) -> Response:
@@ -42,10 +49,29 @@ async def graphiql_asset(request: Request) -> Response:
     return graphiql.asset(request)
 
 
-async def metrics_endpoint(request: Request) -> Response:
-    """``GET /metrics``: Prometheus text, or OpenMetrics when the scraper asks for it."""
-    telemetry: Telemetry = request.app.state.telemetry
-    if telemetry.metrics is None:
-        return PlainTextResponse("metrics are off (GATEWAY_METRICS=false)\n", status_code=404)
-    body, content_type = telemetry.metrics.render(request.headers.get("accept"))
-    return Response(body, headers={"Content-Type": content_type, "Cache-Control": "no-store"})
+def metrics_endpoint(*, token: str | None, demo: bool) -> Callable[[Request], Awaitable[Response]]:
+    """``GET /metrics``: Prometheus text, or OpenMetrics when the scraper asks for it, to a
+    scraper sending ``Authorization: Bearer <GATEWAY_METRICS_TOKEN>``; open in demo mode when
+    no token is set, refused otherwise (the API port answers anyone)."""
+    expected = None if token is None else f"Bearer {token}".encode()
+
+    async def metrics(request: Request) -> Response:
+        if expected is not None or not demo:
+            sent = request.headers.get("authorization", "").encode("latin-1")
+            if expected is None or not hmac.compare_digest(sent, expected):
+                why = (
+                    "a bearer token" if expected is not None else "GATEWAY_METRICS_TOKEN to be set"
+                )
+                return PlainTextResponse(
+                    f"/metrics needs {why} (Authorization: Bearer <GATEWAY_METRICS_TOKEN>)\n",
+                    status_code=401,
+                    headers={"WWW-Authenticate": 'Bearer realm="kora-gateway-metrics"', **NOSNIFF},
+                )
+        telemetry: Telemetry = request.app.state.telemetry
+        if telemetry.metrics is None:
+            return PlainTextResponse("metrics are off (GATEWAY_METRICS=false)\n", status_code=404)
+        body, content_type = telemetry.metrics.render(request.headers.get("accept"))
+        headers = {"Content-Type": content_type, "Cache-Control": "no-store", **NOSNIFF}
+        return Response(body, headers=headers)
+
+    return metrics

@@ -1,5 +1,5 @@
-"""The HTTP protocol ``gateway serve`` runs: uvicorn's httptools protocol, with a gentler close
-when the server stops accepting.
+"""The HTTP protocol ``gateway serve`` runs: the bounded httptools protocol
+(``transport.http_protocol``), with a gentler close when the server stops accepting.
 
 uvicorn's shutdown closes at once every connection that is not answering a request, which
 includes one it has just accepted whose first request is still on its way or unread in the
@@ -14,13 +14,13 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Final
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from gateway.transport.http_protocol import BoundedHttpProtocol
 
 FIRST_REQUEST_WAIT_S: Final = 1.0
 
 
-class DrainingHttpProtocol(HttpToolsProtocol):
-    """httptools, closing fresh connections only once their first request is answered."""
+class DrainingHttpProtocol(BoundedHttpProtocol):
+    """Closes fresh connections only once their first request is answered."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -117,12 +117,16 @@ class LiveConnection:
         await self.close(CloseCode.SLOW_CONSUMER, reason)
 
     def _origin_allowed(self) -> bool:
-        """Browsers send Origin: accept the gateway's own origin and the CORS origins."""
+        """Browsers send Origin: accept the gateway's own origin (scheme, host and port: an
+        https page may not open a socket on an http gateway of the same name, nor the
+        reverse) and the CORS origins."""
         origin = self.ws.headers.get("origin")
         allowed = self.settings.cors_origins
         if origin is None or "*" in allowed or origin in allowed:
             return True
-        return urlsplit(origin).netloc == self.ws.headers.get("host")
+        parts = urlsplit(origin)
+        scheme = "https" if self.ws.scope.get("scheme") == "wss" else "http"
+        return parts.scheme == scheme and parts.netloc == self.ws.headers.get("host")
 
     async def _watchdog(self) -> None:
         s = self.settings
@@ -217,8 +221,9 @@ class LiveConnection:
             else:
                 principal = await authenticator.authenticate_token(token)
         except GatewayError as exc:
+            # A missing or bad credential is HTTP's 401: 4401, which clients do not retry.
             raise ProtocolViolation(
-                CloseCode.FORBIDDEN, messages.close_reason(f"Forbidden: {exc.message}")
+                CloseCode.UNAUTHORIZED, messages.close_reason(f"Unauthorized: {exc.message}")
             ) from None
         self.principal = principal
         await self.send({"type": "connection_ack"})

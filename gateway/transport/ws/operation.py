@@ -6,6 +6,7 @@ against the schema and document cache HTTP uses, and shapes errors exactly as HT
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -15,12 +16,11 @@ from typing import Any, cast
 from graphql import ExecutionResult, OperationType, subscribe
 from graphql.pyutils import is_awaitable
 
-from gateway.catalogue import Code, extensions
 from gateway.engine.admit import admit
 from gateway.engine.documents import DocumentCache
-from gateway.engine.execute import run
+from gateway.engine.execute import run, stray_cancellation
 from gateway.engine.shaping import format_error
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, InternalError
 from gateway.observe.telemetry import current_stats
 from gateway.reads.context import Context
 from gateway.transport.ws.protocol import GONE, SubscribePayload
@@ -62,14 +62,12 @@ class Operation:
             self.outcome = exc.code
             await self._error_quietly({"message": exc.message, "extensions": exc.to_extensions()})
         except Exception:
-            self.outcome = "INTERNAL_SERVER_ERROR"
-            log.exception("live operation failed", extra={"request_id": ctx.request_id})
-            await self._error_quietly(
-                {
-                    "message": "Internal server error.",
-                    "extensions": extensions(Code.INTERNAL_SERVER_ERROR, requestId=ctx.request_id),
-                }
-            )
+            await self._internal()
+        except asyncio.CancelledError:
+            if not stray_cancellation():  # `complete`, the socket closing, shutdown
+                self.outcome = "cancelled"
+                raise
+            await self._internal()  # a future someone else cancelled: see stray_cancellation
         except BaseException:
             self.outcome = "cancelled"
             raise
@@ -77,6 +75,14 @@ class Operation:
             current_stats.reset(stats_token)
             if ctx.live is not None:
                 ctx.live.close()
+
+    async def _internal(self) -> None:
+        """Masked for the client, logged in full with the request id."""
+        self.outcome = "INTERNAL_SERVER_ERROR"
+        rid = self.ctx.request_id
+        log.exception("live operation failed", extra={"request_id": rid})
+        masked = InternalError("Internal server error.", requestId=rid)
+        await self._error_quietly({"message": masked.message, "extensions": masked.to_extensions()})
 
     def log(self, *, connection_id: str) -> None:
         log.info(
@@ -115,6 +121,7 @@ class Operation:
                 context=self.ctx,
                 variables=payload.variables,
                 operation_name=payload.operation_name,
+                hide_suggestions=self.documents.hide_suggestions,
             )
             return await self._single(result)
         outcome = subscribe(
@@ -123,6 +130,7 @@ class Operation:
             context_value=self.ctx,
             variable_values=payload.variables,
             operation_name=payload.operation_name,
+            hide_suggestions=self.documents.hide_suggestions,
         )
         if is_awaitable(outcome):
             outcome = await outcome

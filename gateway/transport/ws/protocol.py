@@ -3,7 +3,8 @@
 close code  reason                               when
 4400        Bad request / invalid message        a message that is not one of the protocol's
 4401        Unauthorized                         `subscribe` before `connection_ack`
-4403        Forbidden                            `connection_init` credentials refused
+4401        Unauthorized: <why>                  `connection_init` credentials missing or invalid
+                                                 (as HTTP's 401), or the token expired
 4406        Subprotocol not acceptable           the client did not offer graphql-transport-ws
 4408        Connection initialisation timeout    no `connection_init` in time
 4408        Idle timeout                         no subscription and no message for a while
@@ -37,7 +38,6 @@ class CloseCode(IntEnum):
     SERVICE_RESTART = 1012
     BAD_REQUEST = 4400
     UNAUTHORIZED = 4401
-    FORBIDDEN = 4403
     SUBPROTOCOL_NOT_ACCEPTABLE = 4406
     TIMEOUT = 4408
     SUBSCRIBER_EXISTS = 4409
@@ -127,7 +127,10 @@ def init_token(payload: Mapping[str, Any] | None) -> str | None:
             if key.lower() not in _TOKEN_KEYS:
                 continue
             if not isinstance(value, str):
-                raise Unauthenticated(f"The connection_init payload's `{key}` must be a string.")
+                raise Unauthenticated(
+                    f"The connection_init payload's `{key}` must be a string.",
+                    reason="invalid_token",
+                )
             scheme, _, rest = value.strip().partition(" ")
             token = rest.strip() if scheme.lower() == "bearer" and rest else value.strip()
             return token or None
