@@ -83,6 +83,13 @@ class ScratchpadEntry:
     )
     content: str = strawberry.field(description="The entry's text.")
     created_at: datetime = strawberry.field(description="When it was written.")
+    consistency_token: str | None = strawberry.field(
+        default=None,
+        description="On the entry a write answers: the primary's WAL position right after the "
+        "write (also the `Kora-Read-After` response header); send it back in the "
+        "`Kora-Read-After` request header and that request's reads come from a replica that "
+        "holds the write, or from the primary. Null on entries that were read.",
+    )
 
     @classmethod
     def from_row(cls, row: scratchpad.ScratchpadRow) -> ScratchpadEntry:

@@ -71,7 +71,7 @@ def timestamp(value: Any) -> datetime:
     return parsed
 
 
-def emitted(request: EmitRequest, answer: dict[str, Any]) -> Emitted:
+def emitted(request: EmitRequest, answer: dict[str, Any], token: str | None = None) -> Emitted:
     return Emitted(
         event_id=str(uuid.UUID(str(answer["event_id"]))),
         workspace_id=request.workspace_id,
@@ -79,10 +79,13 @@ def emitted(request: EmitRequest, answer: dict[str, Any]) -> Emitted:
         payload=request.payload,
         occurred_at=timestamp(answer["occurred_at"]),
         idempotency_key=request.idempotency_key,
+        consistency_token=token,
     )
 
 
-def scratchpad_written(request: ScratchpadRequest, answer: dict[str, Any]) -> ScratchpadWritten:
+def scratchpad_written(
+    request: ScratchpadRequest, answer: dict[str, Any], token: str | None = None
+) -> ScratchpadWritten:
     entry = ScratchpadRow(
         entry_id=str(uuid.UUID(str(answer["entry_id"]))),
         agent_id=KORA_AGENT_ID,
@@ -90,4 +93,4 @@ def scratchpad_written(request: ScratchpadRequest, answer: dict[str, Any]) -> Sc
         content=request.content,
         created_at=timestamp(answer["created_at"]),
     )
-    return ScratchpadWritten(entry)
+    return ScratchpadWritten(entry, token)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -51,6 +51,8 @@ log = logging.getLogger("gateway.writes")
 
 T = TypeVar("T")
 Unwritten = Deferred | Failed | Invalid
+Position = Callable[[], Awaitable[str | None]]
+"""Reads the primary's WAL position now (None when it cannot be read)."""
 
 
 class WriteContext(Protocol):
@@ -81,18 +83,24 @@ class _Write:
 class WriteService:
     """One per process, made by the app's lifespan. ``link`` None: no MCP server configured."""
 
-    def __init__(self, *, limits: Limits, link: ToolLink | None) -> None:
+    def __init__(
+        self, *, limits: Limits, link: ToolLink | None, position: Position | None = None
+    ) -> None:
         self.limits = limits
         self.link = link
+        self.position = position
+        """After a write, its consistency token: the primary's WAL position (None: no token)."""
         self._attempts: dict[tuple[str, str, str], _Attempt] = {}
 
     @classmethod
-    def from_settings(cls, settings: Settings, link: ToolLink | None) -> WriteService:
+    def from_settings(
+        cls, settings: Settings, link: ToolLink | None, *, position: Position | None = None
+    ) -> WriteService:
         limits = Limits(
             max_payload_bytes=settings.write_max_payload_bytes,
             max_content_chars=settings.write_max_content_chars,
         )
-        return cls(limits=limits, link=link)
+        return cls(limits=limits, link=link, position=position)
 
     async def emit(self, ctx: WriteContext, request: EmitRequest) -> EmitOutcome:
         ctx.authorize(request.workspace_id)
@@ -113,7 +121,7 @@ class WriteService:
             ctx.request_id,
         )
         outcome: EmitOutcome = await self._once(
-            write, lambda answer: results.emitted(request, answer)
+            write, lambda answer, token: results.emitted(request, answer, token)
         )
         return outcome
 
@@ -139,13 +147,15 @@ class WriteService:
             ctx.request_id,
         )
         outcome: ScratchpadOutcome = await self._once(
-            write, lambda answer: results.scratchpad_written(request, answer)
+            write, lambda answer, token: results.scratchpad_written(request, answer, token)
         )
         return outcome
 
     # -- once per key ---------------------------------------------------------------------------
 
-    async def _once(self, write: _Write, parse: Callable[[dict[str, Any]], T]) -> T | Unwritten:
+    async def _once(
+        self, write: _Write, parse: Callable[[dict[str, Any], str | None], T]
+    ) -> T | Unwritten:
         """Run the write, or join the same key's attempt already running in this process."""
         key = (write.deviation.missing_tool, write.workspace_id, write.idempotency_key)
         fingerprint = hashlib.sha256(
@@ -167,7 +177,9 @@ class WriteService:
         # Shielded: a caller that goes away does not cancel a write other callers wait for.
         return await asyncio.shield(attempt.task)
 
-    async def _attempt(self, write: _Write, parse: Callable[[dict[str, Any]], T]) -> T | Unwritten:
+    async def _attempt(
+        self, write: _Write, parse: Callable[[dict[str, Any], str | None], T]
+    ) -> T | Unwritten:
         link = self.link
         dev = write.deviation
         if link is None:
@@ -198,8 +210,11 @@ class WriteService:
             return self._fail(write, "BAD_TOOL_ANSWER", exc.message)
         except ToolCallError as exc:
             return self._fail(write, "MCP_UNAVAILABLE", exc.message)
+        # Read after the tool answered (it commits first): a replica that has replayed this far
+        # holds the write.
+        token = await self.position() if self.position is not None else None
         try:
-            return parse(answer)
+            return parse(answer, token)
         except (KeyError, TypeError, ValueError) as exc:
             return self._fail(write, "BAD_TOOL_ANSWER", f"{type(exc).__name__}: {exc}")
 
