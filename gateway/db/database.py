@@ -105,7 +105,7 @@ class Database:
                     checkouts=t.checkouts,
                     serving=t.serving,
                     lag_seconds=t.lag_seconds,
-                    ejections=dict(t.ejections),
+                    ejections=dict(t.ejections) if t.role == REPLICA else {},
                 )
             )
         return reports
@@ -124,16 +124,18 @@ class Database:
             await self.checkin(target, conn, broken=broken)
 
     async def checkout(self) -> tuple[Target, asyncpg.Connection]:
-        """A connection of the database the router picks; when that one cannot be reached,
-        of the next (once)."""
+        """A connection of the database the router picks; when a replica cannot be reached, it
+        is taken out and the next database is tried (the primary last)."""
         target = self.router.pick()
-        try:
-            return target, await self.acquire(target)
-        except DatabaseUnavailable:
-            retry = self.router.failed(target)
-            if retry is None:
-                raise
-        return retry, await self.acquire(retry)
+        for _ in self.router.targets:
+            try:
+                return target, await self.acquire(target)
+            except DatabaseUnavailable:
+                retry = self.router.failed(target)
+                if retry is None:
+                    raise
+                target = retry
+        return target, await self.acquire(target)
 
     async def acquire(self, target: Target) -> asyncpg.Connection:
         """Wait at most ``pool_acquire_timeout``: OVERLOADED when every connection is busy,

@@ -39,6 +39,8 @@ WAL_POSITION: Final = (
     " ELSE pg_current_wal_lsn() END)::text"
 )
 HISTORY_SECONDS: Final = 120.0
+LATE: Final = "late"
+LATE_S: Final = 0.05
 MIN_CHECK_TIMEOUT_S: Final = 0.5
 
 Connect = Callable[[str, float], Awaitable[asyncpg.Connection]]
@@ -152,17 +154,10 @@ class Router:
         wake = self._wake[target]
         try:
             while True:
-                row: Any = None
-                try:
-                    async with asyncio.timeout(self._check_timeout):
-                        if conn is None or conn.is_closed():
-                            conn = await self._connect(target.dsn, self._check_timeout)
-                        row = await conn.fetchrow(WAL_POSITION)
-                except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
-                    if conn is not None:
-                        conn.terminate()
-                    conn = None
-                await self._record(target, row)
+                row, failure, conn = await self._check(target, conn)
+                if failure == LATE:
+                    continue  # this process was busy, not the database: check again now
+                await self._record(target, row, failure)
                 wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(wake.wait(), timeout=self._check_seconds)
@@ -170,7 +165,31 @@ class Router:
             if conn is not None:
                 conn.terminate()
 
-    async def _record(self, target: Target, row: Any) -> None:
+    async def _check(
+        self, target: Target, conn: asyncpg.Connection | None
+    ) -> tuple[Any, str, asyncpg.Connection | None]:
+        """One check on ``conn`` (opened first if needed): (row, failure, connection kept)."""
+        started = time.monotonic()
+        try:
+            async with asyncio.timeout(self._check_timeout):
+                if conn is None or conn.is_closed():
+                    conn = await self._connect(target.dsn, self._check_timeout)
+                return await conn.fetchrow(WAL_POSITION), "", conn
+        except asyncio.CancelledError:
+            if conn is not None:  # stopping: a connection opened by this check goes too
+                conn.terminate()
+            raise
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            if conn is not None:
+                conn.terminate()
+            # A timeout that fired well after its deadline means the event loop was blocked
+            # (a long synchronous step elsewhere): the answer may have been waiting unread.
+            late = time.monotonic() - started > self._check_timeout + LATE_S
+            if isinstance(exc, TimeoutError) and late:
+                return None, LATE, None
+            return None, f"{type(exc).__name__}: {exc}", None
+
+    async def _record(self, target: Target, row: Any, failure: str = "") -> None:
         """Apply one check's answer (None: it failed) and wake whoever waits on positions."""
         now = time.monotonic()
         position = None if row is None else parse_lsn(str(row[1]))
@@ -181,7 +200,10 @@ class Router:
                 self._remember(now, position)
         elif position is None:
             if target.eject("failed"):
-                log.warning("replica taken out: its check failed", extra={"host": target.host})
+                log.warning(
+                    f"replica taken out: its check failed ({failure})",
+                    extra={"host": target.host, "error": failure},
+                )
                 await target.expire()
         else:
             target.position = position

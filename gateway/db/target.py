@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import parse_qs, urlsplit
@@ -101,7 +102,8 @@ class Target:
         self.ejections[reason] = self.ejections.get(reason, 0) + 1
         if reason == "failed" and self.beginning:
             for conn in list(self.beginning):
-                conn.terminate()
+                with contextlib.suppress(asyncpg.InterfaceError):  # given back meanwhile
+                    conn.terminate()
         return True
 
     async def expire(self) -> None:

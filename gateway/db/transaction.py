@@ -41,7 +41,7 @@ class RlsTransaction:
     The GUC is set before the first read, by that read's own round trip when it can carry it
     (``fetch_setting``), else by a ``set_config`` statement of its own. ``workspace_id`` None:
     a read transaction without the GUC (transaction mode's pooled reads). A ``BEGIN`` that
-    cannot reach a replica is tried once more on the next database. Written as a class, not an
+    cannot reach a replica is tried again on the next database. Written as a class, not an
     ``asynccontextmanager``: it wraps every RLS read.
     """
 
@@ -60,14 +60,27 @@ class RlsTransaction:
         try:
             await self._begin(target, conn)
         except DatabaseUnavailable:
-            retry = db.router.failed(target)
-            if retry is None:
+            if target.role == PRIMARY:
                 raise
-            target, conn = retry, await db.acquire(retry)
-            await self._begin(target, conn)
+            target, conn = await self._begin_elsewhere()
         self.target = target
         self._conn = conn
         return self
+
+    async def _begin_elsewhere(self) -> tuple[Target, asyncpg.Connection]:
+        """After a replica failed its ``BEGIN`` (and was taken out by the checkin): the next
+        database, and so on until one begins or the primary fails."""
+        db = self._db
+        for _ in db.router.targets:
+            target, conn = await db.checkout()
+            try:
+                await self._begin(target, conn)
+            except DatabaseUnavailable:
+                if target.role == PRIMARY:
+                    raise
+                continue
+            return target, conn
+        raise DatabaseUnavailable("The database is unavailable; retry shortly.")
 
     async def _begin(self, target: Target, conn: asyncpg.Connection) -> None:
         beginning = target.beginning  # None but for replicas (see Target.beginning)
@@ -78,15 +91,16 @@ class RlsTransaction:
             # (no nesting here); a transaction left open is rolled back by the pool's release.
             await conn.execute(self._db.begin)
         except BaseException as exc:
+            if beginning is not None:
+                beginning.discard(conn)
             mapped = translate(exc, conn)
             broken = isinstance(mapped, DatabaseUnavailable)
             await self._db.checkin(target, conn, broken=broken)
             if mapped is None:
                 raise
             raise mapped from exc
-        finally:
-            if beginning is not None:
-                beginning.discard(conn)
+        if beginning is not None:
+            beginning.discard(conn)
 
     async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
         conn = self._conn

@@ -186,7 +186,7 @@ class _PoolCollector(Collector):
             for gauge, value in zip(gauges, values, strict=True):
                 gauge.add_metric((r.role, r.host), value)
             checkouts.add_metric((r.role, r.host), r.checkouts)
-            for reason, count in r.ejections.items():
+            for reason, count in r.ejections.items():  # empty for the primary: never taken out
                 ejections.add_metric((r.role, r.host, reason), count)
         yield from gauges
         yield checkouts
