@@ -87,7 +87,9 @@ def direct_reader_dsn(cluster: Cluster) -> str:
 
 @pytest.fixture(scope="session")
 def replica_urls(cluster: Cluster) -> tuple[str, ...]:
-    return tuple(cluster.bouncer(n.name).dsn_for(READER_ROLE, READER_PASSWORD) for n in cluster.replicas)
+    return tuple(
+        cluster.bouncer(n.name).dsn_for(READER_ROLE, READER_PASSWORD) for n in cluster.replicas
+    )
 
 
 @pytest.fixture(scope="session")

@@ -59,9 +59,7 @@ async def test_readyz_is_unavailable_only_when_nothing_can_serve(
     def nowhere() -> str:
         return f"postgresql://kora_gateway:x@127.0.0.1:{free_port()}/postgres"
 
-    settings = make_settings(
-        database_url=nowhere(), replica_urls=(nowhere(),), connect_timeout=1.0
-    )
+    settings = make_settings(database_url=nowhere(), replica_urls=(nowhere(),), connect_timeout=1.0)
     async with running_app(settings) as client:
         ready = await client.http.get("/readyz")
         answer = await client.gql('{ workspace(id: "%s") { id } }' % DEMO_WS)
