@@ -59,28 +59,29 @@ class RlsTransaction:
         target, conn = await db.checkout()
         try:
             await self._begin(target, conn)
-        except DatabaseUnavailable:
-            if target.role == PRIMARY:
-                raise
-            target, conn = await self._begin_elsewhere()
+        except DatabaseUnavailable as exc:
+            target, conn = await self._begin_elsewhere(target, exc)
         self.target = target
         self._conn = conn
         return self
 
-    async def _begin_elsewhere(self) -> tuple[Target, asyncpg.Connection]:
-        """After a replica failed its ``BEGIN`` (and was taken out by the checkin): the next
-        database, and so on until one begins or the primary fails."""
-        db = self._db
-        for _ in db.router.targets:
-            target, conn = await db.checkout()
+    async def _begin_elsewhere(
+        self, failed: Target, error: DatabaseUnavailable
+    ) -> tuple[Target, asyncpg.Connection]:
+        """After ``failed`` could not begin: when it is a replica (taken out by the checkin),
+        the next database, and so on until one begins; the primary failing is final."""
+        target = failed
+        for _ in self._db.router.targets:
+            if target.role == PRIMARY:
+                raise error
+            target, conn = await self._db.checkout()
             try:
                 await self._begin(target, conn)
-            except DatabaseUnavailable:
-                if target.role == PRIMARY:
-                    raise
+            except DatabaseUnavailable as exc:
+                error = exc
                 continue
             return target, conn
-        raise DatabaseUnavailable("The database is unavailable; retry shortly.")
+        raise error
 
     async def _begin(self, target: Target, conn: asyncpg.Connection) -> None:
         beginning = target.beginning  # None but for replicas (see Target.beginning)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import tempfile
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +22,12 @@ from gateway.dev.cluster import Cluster
 from gateway.dev.substrate.provision import READER_ROLE, WRITER_ROLE
 from gateway.settings import Settings
 from tests.conftest import READER_PASSWORD, WRITER_PASSWORD
-from tests.writes.support import McpServerProcess
+from tests.writes.conftest import MCP_TOKEN, mcp_process
+
+__all__ = ["MCP_TOKEN", "mcp_process"]  # the writes tests' MCP server, on the cluster's DSNs
 
 POOL_SIZE = 3
 """PgBouncer's server connections per node: fewer than a gateway's pool (8) and its clients."""
-MCP_TOKEN = "cluster-mcp-token"
 
 
 @pytest.fixture(scope="session")
@@ -107,18 +108,3 @@ def make_settings(reader_dsn: str) -> Callable[..., Settings]:
         return Settings.from_env({}, **values)
 
     return make
-
-
-@pytest.fixture(scope="session")
-def mcp_process(
-    admin_dsn: str, writer_dsn: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[McpServerProcess]:
-    """The test MCP server, writing into the cluster's primary as the writer role."""
-    server = McpServerProcess(
-        admin_dsn=admin_dsn,
-        writer_dsn=writer_dsn,
-        log_path=tmp_path_factory.mktemp("cluster-mcp") / "mcp.log",
-        token=MCP_TOKEN,
-    ).start()
-    yield server
-    server.stop()
