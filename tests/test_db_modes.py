@@ -18,7 +18,7 @@ from gateway.surfaces.tenants import (
     fetch_tenant_setting_rls,
     fetch_tenants,
 )
-from tests.support import DEMO_WS
+from tests.support import DEMO_WS, GqlClient
 
 DSN = "postgresql://kora_gateway:s3cret-pw@db.example:5432/kora"
 
@@ -123,3 +123,15 @@ async def test_transaction_mode_reads_run_inside_transactions_carrying_the_setti
         "SHOW statement_timeout",
         "ROLLBACK",
     ]
+
+
+async def test_entries_that_were_read_have_no_consistency_token(client: GqlClient) -> None:
+    answer = await client.gql(
+        '{ workspace(id: "%s") { ownScratchpad(limit: 3) { entryId consistencyToken } '
+        "sessionContext { crossAgentScratchpad { consistencyToken } } } }" % DEMO_WS
+    )
+    assert not answer.errors, answer.errors
+    workspace = answer.data["workspace"]
+    entries = workspace["ownScratchpad"] + workspace["sessionContext"]["crossAgentScratchpad"]
+    assert entries and all(e["consistencyToken"] is None for e in entries)
+    assert "kora-read-after" not in answer.headers  # no write, no token

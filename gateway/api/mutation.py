@@ -6,7 +6,7 @@ from typing import Annotated
 
 import strawberry
 
-from gateway.api.types import ScratchpadEntry
+from gateway.api.types import WRITE_POSITION_ATTR, ScratchpadEntry
 from gateway.api.write_types import (
     EmitEventInput,
     EmitEventResult,
@@ -74,6 +74,6 @@ class Mutation:
         if isinstance(outcome, ScratchpadWritten):
             info.context.wrote(outcome.consistency_token)
             entry = ScratchpadEntry.from_row(outcome.entry)
-            entry.consistency_token = outcome.consistency_token
+            setattr(entry, WRITE_POSITION_ATTR, outcome.consistency_token)
             return entry
         return unwritten(outcome)  # type: ignore[no-any-return]
