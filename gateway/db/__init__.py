@@ -8,7 +8,7 @@ the RLS GUC).
 
 Reads go to the database ``router`` picks: a serving replica of
 ``GATEWAY_REPLICA_URLS``, else the primary (``DATABASE_URL``). A read that cannot reach a
-replica takes it out of service and is tried once more on the next database.
+replica (connect or ``BEGIN``) takes it out of service and is tried on the next database.
 
 ``GATEWAY_DB_POOL_MODE=transaction`` (behind PgBouncer's transaction pooling): no startup
 parameter but ``application_name`` (poolers refuse the others), no named prepared statement

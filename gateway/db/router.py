@@ -201,7 +201,7 @@ class Router:
         elif position is None:
             if target.eject("failed"):
                 log.warning(
-                    f"replica taken out: its check failed ({failure})",
+                    "replica taken out: its check failed",
                     extra={"host": target.host, "error": failure},
                 )
                 await target.expire()
