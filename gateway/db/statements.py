@@ -94,6 +94,7 @@ def pool_options(settings: Settings) -> dict[str, Any]:
     if not transaction:
         server_settings.update(session_settings(settings))
     return {
+        "init_size": 0,
         "min_size": 0,
         "timeout": settings.connect_timeout,
         # A backstop for a server that stops answering (statement_timeout cannot fire):
