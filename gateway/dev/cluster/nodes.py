@@ -10,6 +10,7 @@ replication slot named after it, so a stopped replica finds its WAL kept when it
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import signal
 import tempfile
@@ -155,7 +156,11 @@ class Node:
         """Stop the postmaster by its PID: fast shutdown (SIGINT: sessions are disconnected,
         a clean checkpoint), or immediate (SIGQUIT: as a crash). False if it was not running."""
         sig = signal.SIGQUIT if immediate else signal.SIGINT
-        return stop_pid(self.pid(), str(self.datadir), sig=sig)
+        stopped = stop_pid(self.pid(), str(self.datadir), sig=sig)
+        if self.socket_dir != self.datadir:
+            with contextlib.suppress(OSError):  # a directory of our own under the temp dir
+                self.socket_dir.rmdir()
+        return stopped
 
     def sql(self, query: str) -> str:
         """Run ``query`` as the superuser over the socket (psql); its rows, unaligned."""
