@@ -15,6 +15,9 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
+METRICS_TOKEN = "bench-metrics-scraper-token-5d0c8a2f71e94b36"
+"""The benchmarked gateways' GATEWAY_METRICS_TOKEN: the harness reads their /metrics."""
+SCRAPER = {"Authorization": f"Bearer {METRICS_TOKEN}"}
 
 
 def free_port() -> int:
@@ -85,13 +88,15 @@ class Gateway:
         pool_max: int = 10,
         python: str = sys.executable,
         cwd: Path = REPO,
+        env: dict[str, str] | None = None,
     ) -> None:
+        """``env``: more settings of the gateway (over the ones here)."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
         self._log = log_path.open("wb")
-        env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
-        env.update(
+        environ = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+        environ.update(
             DATABASE_URL=dsn,
             GATEWAY_HOST="127.0.0.1",
             GATEWAY_PORT=str(self.port),
@@ -99,10 +104,12 @@ class Gateway:
             GATEWAY_POOL_MAX_SIZE=str(pool_max),
             GATEWAY_LOG_FORMAT="json",
             GATEWAY_AUTH_MODE="none",
+            GATEWAY_METRICS_TOKEN=METRICS_TOKEN,
         )
+        environ.update(env or {})
         self.proc = subprocess.Popen(
             [python, "-m", "gateway", "serve"],
-            env=env,
+            env=environ,
             cwd=cwd,
             stdout=self._log,
             stderr=subprocess.STDOUT,
