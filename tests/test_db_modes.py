@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 
 from gateway.db import Database, begin_statement, pool_options
-from gateway.db.positions import format_lsn, parse_lsn
+from gateway.db.lsn import format_lsn, parse_lsn
 from gateway.settings import ConfigError, Settings
 from gateway.surfaces.constitution import ACTIVE_CONSTITUTION_REVISION, fetch_active_revision
 from gateway.surfaces.tenants import (

@@ -26,7 +26,6 @@ checks and lag), ``target`` (one database's pool and health), ``positions`` (WAL
 from __future__ import annotations
 
 from gateway.db.database import Database
-from gateway.db.errors import map_db_errors, translate
 from gateway.db.statements import (
     BEGIN_READ_ONLY,
     SET_RLS_SETTING,
@@ -37,6 +36,7 @@ from gateway.db.statements import (
     session_settings,
 )
 from gateway.db.transaction import RlsTransaction
+from gateway.db.translation import map_db_errors, translate
 
 __all__ = [
     "BEGIN_READ_ONLY",

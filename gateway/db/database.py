@@ -11,11 +11,11 @@ from typing import Final, NoReturn
 
 import asyncpg
 
-from gateway.db.errors import map_db_errors, translate
 from gateway.db.router import READ_AFTER, WAL_POSITION, Router
 from gateway.db.statements import Executor, begin_statement, pool_options, run_statement
 from gateway.db.target import PRIMARY, REPLICA, Target
 from gateway.db.transaction import PoolExecutor, RlsTransaction, TransactionExecutor
+from gateway.db.translation import map_db_errors, translate
 from gateway.errors import DatabaseUnavailable, GatewayError, Overloaded
 from gateway.observe.metrics import PoolReport
 from gateway.settings import Settings

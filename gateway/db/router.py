@@ -26,7 +26,7 @@ from typing import Any, Final
 
 import asyncpg
 
-from gateway.db.positions import parse_lsn
+from gateway.db.lsn import parse_lsn
 from gateway.db.target import PRIMARY, Target
 
 log = logging.getLogger("gateway.db")

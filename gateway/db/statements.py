@@ -8,7 +8,7 @@ from typing import Any, Final, Protocol
 
 import asyncpg
 
-from gateway.db.errors import translate
+from gateway.db.translation import translate
 from gateway.observe import telemetry
 from gateway.observe.telemetry import current_stats
 from gateway.settings import Settings

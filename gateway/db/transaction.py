@@ -11,10 +11,10 @@ from typing import Any, Protocol
 
 import asyncpg
 
-from gateway.db.errors import translate
 from gateway.db.router import Router
 from gateway.db.statements import SET_RLS_SETTING, run_statement
 from gateway.db.target import PRIMARY, Target
+from gateway.db.translation import translate
 from gateway.errors import DatabaseUnavailable
 from gateway.observe.telemetry import current_stats
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.db import Database
-from gateway.db.positions import parse_lsn
+from gateway.db.lsn import parse_lsn
 from gateway.errors import BadUserInput, Forbidden
 from gateway.live.feeds import LiveFeeds
 from gateway.observe.telemetry import RequestStats

@@ -31,7 +31,7 @@ from gateway import errors as codes
 from gateway.auth.bearer import Authenticator
 from gateway.catalogue import extensions
 from gateway.db import Database
-from gateway.db.positions import parse_lsn
+from gateway.db.lsn import parse_lsn
 from gateway.db.router import READ_AFTER
 from gateway.engine.admit import admit
 from gateway.engine.documents import DocumentCache, document_id
