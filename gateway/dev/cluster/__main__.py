@@ -1,4 +1,5 @@
-"""``python -m gateway.dev.cluster up | down | status`` (what ``scripts/cluster`` runs)."""
+"""``python -m gateway.dev.cluster up | down | status | restart-gateways`` (what
+``scripts/cluster`` runs)."""
 
 from __future__ import annotations
 
@@ -17,18 +18,29 @@ def _parser() -> argparse.ArgumentParser:
         prog="scripts/cluster",
         description="A primary with the substrate and demo data, streaming replicas and PgBouncer "
         "(transaction mode) in front of each, on loopback, from the embedded PostgreSQL's own "
-        "binaries and Debian's pgbouncer.",
+        "binaries and Debian's pgbouncer; with --gateways N, N gateway processes over them "
+        "behind Debian's HAProxy on one port. restart-gateways restarts the gateways one after "
+        "another (each drains first, and is back behind HAProxy before the next).",
     )
-    p.add_argument("command", choices=("up", "down", "status"))
+    p.add_argument("command", choices=("up", "down", "status", "restart-gateways"))
     p.add_argument("--dir", type=Path, default=Path(".data/cluster"), help=".data/cluster")
     p.add_argument("--replicas", type=int, default=2, help="streaming replicas at creation (2)")
     p.add_argument(
         "--pool-size", type=int, default=4, help="PgBouncer's server connections per node (4)"
     )
+    p.add_argument(
+        "--gateways",
+        type=int,
+        default=None,
+        help="gateway processes behind HAProxy (default: as the last `up`, else none)",
+    )
     return p
 
 
 def _print_env(cluster: Cluster) -> None:
+    if cluster.fleet is not None:
+        count = len(cluster.fleet.gateways)
+        print(f"\n{count} gateways behind HAProxy (no authentication): {cluster.fleet.edge.url}")
     print("\nA gateway reading from this cluster (through PgBouncer, reads on the replicas):")
     for key, value in cluster.gateway_env().items():
         print(f"  export {key}={shlex.quote(value)}")
@@ -49,7 +61,12 @@ def _print_status(cluster: Cluster) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    cluster = Cluster(args.dir, replicas=args.replicas, pool_size=args.pool_size)
+    if args.gateways is not None and args.gateways < 0:
+        print("scripts/cluster: --gateways takes 0 or more", file=sys.stderr)
+        return 2
+    cluster = Cluster(
+        args.dir, replicas=args.replicas, pool_size=args.pool_size, gateways=args.gateways
+    )
     if args.command == "up":
         started = time.monotonic()
         try:
@@ -60,6 +77,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cluster in {cluster.base} up in {time.monotonic() - started:.1f} s")
         _print_status(cluster)
         _print_env(cluster)
+        return 0
+    if args.command == "restart-gateways":
+        if cluster.fleet is None:
+            print("no gateways: `scripts/cluster up --gateways N` starts some", file=sys.stderr)
+            return 1
+        for gateway, seconds in zip(
+            cluster.fleet.gateways, cluster.fleet.rolling_restart(), strict=True
+        ):
+            print(f"  {gateway.name} restarted and back behind HAProxy in {seconds:.1f} s")
         return 0
     if args.command == "down":
         stopped = cluster.down()

@@ -3,9 +3,9 @@ each, all on loopback, described by one state file and driven by ``up``, ``down`
 
 The cluster is a list of components started in order and stopped in reverse, each known by
 its PID. The state file (``cluster.json``, mode 0600) keeps the ports and the roles' passwords
-so that ``up`` after ``down`` brings back the same cluster on the same ports. More components
-(gateway processes, a load balancer) join by being appended to ``components`` with a port of
-their own in the state file.
+so that ``up`` after ``down`` brings back the same cluster on the same ports. With
+``gateways`` above 0, a fleet of gateway processes and HAProxy in front of them (the edge,
+``gateway.dev.cluster.gateways``) are the last components.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any, Final, Protocol
 
 from gateway.dev.cluster.bouncer import Bouncer
+from gateway.dev.cluster.edge import Edge
+from gateway.dev.cluster.gateways import Fleet, GatewayProcess
 from gateway.dev.cluster.nodes import Node
 from gateway.dev.cluster.processes import free_port, own, port_is_free
 from gateway.dev.embedded import PgTools, init_datadir
@@ -81,13 +83,18 @@ class Cluster:
         replicas: int = 2,
         pool_size: int = 4,
         passwords: dict[str, str] | None = None,
+        gateways: int | None = None,
     ) -> None:
+        """``gateways``: processes behind the edge (None: as saved, else none)."""
         self.base = base.expanduser().resolve()
         path = self.base / STATE_FILE
         self.state: dict[str, Any] = json.loads(path.read_text()) if path.is_file() else {}
         self.state.setdefault("replicas", replicas)
         self.state.setdefault("pool_size", pool_size)
         self.state.setdefault("ports", {})
+        if gateways is not None:
+            self.state["gateways"] = gateways
+        self.state.setdefault("gateways", 0)
         self.state.setdefault(
             "passwords",
             passwords
@@ -95,6 +102,7 @@ class Cluster:
         )
         self.nodes: list[Node] = []
         self.bouncers: list[Bouncer] = []
+        self.fleet: Fleet | None = None
         self.components: list[Component] = []
         """Everything the cluster runs, in start order (stopped in reverse)."""
         tools = self.state.get("tools")
@@ -118,6 +126,16 @@ class Cluster:
             for node in self.nodes
         ]
         self.components = [*self.nodes, *self.bouncers]
+        count = int(self.state["gateways"])
+        if count > 0:
+            names = [f"gateway{i}" for i in range(1, count + 1)] + ["edge"]
+            self.fleet = Fleet.build(
+                self.base / "fleet",
+                count=count,
+                ports={name: self.port(name) for name in names},
+                database_env=self.gateway_env(),
+            )
+            self.components += self.fleet.components
 
     def port(self, name: str) -> int:
         """The port of component ``name``: the saved one, else a free one (saved by ``up``)."""
@@ -186,6 +204,8 @@ class Cluster:
             bouncer.configure(secrets_)
             bouncer.start()
         self.wait_caught_up()
+        if self.fleet is not None:
+            self.fleet.up()
 
     def down(self) -> list[str]:
         """Stop every component by its PID, in reverse start order; the names stopped."""
@@ -201,13 +221,23 @@ class Cluster:
                 detail = self._node_detail(component)
             elif isinstance(component, Bouncer):
                 detail = f"-> {component.node.name}, pool_mode=transaction"
-            kind = component.role if isinstance(component, Node) else "pgbouncer"
+            elif isinstance(component, Edge):
+                detail = f"-> {len(component.servers)} gateways"
+            elif isinstance(component, GatewayProcess) and self.fleet is not None:
+                detail = self._gateway_detail(component)
+            kind = _kind(component)
             out.append(
                 ComponentStatus(
                     component.name, kind, component.port, component.pid(), running, detail
                 )
             )
         return out
+
+    def _gateway_detail(self, gateway: GatewayProcess) -> str:
+        assert self.fleet is not None
+        if not self.fleet.edge.running():
+            return ""
+        return f"edge: {self.fleet.edge.states().get(gateway.name, '?')}"
 
     def _node_detail(self, node: Node) -> str:
         if node.primary is None:
@@ -258,3 +288,11 @@ class Cluster:
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"{node.name} did not replay up to {target} in time")
                 time.sleep(0.05)
+
+
+def _kind(component: Component) -> str:
+    if isinstance(component, Node):
+        return component.role
+    if isinstance(component, Bouncer):
+        return "pgbouncer"
+    return "haproxy" if isinstance(component, Edge) else "gateway"

@@ -1,0 +1,156 @@
+"""The edge: Debian's HAProxy in front of the cluster's gateway processes, on one port.
+
+Its configuration is the repository's ``deploy/haproxy/haproxy.cfg`` (the compose file's edge)
+with one ``server`` line per gateway process on loopback in place of its ``server-template``
+line; everything else comes from the same file, and its error answers from
+``deploy/haproxy/errors``. HAProxy runs in the foreground of a process of its own session,
+known by PID, logging to ``haproxy.log``; its admin socket tells each server's state (what
+rolling restarts wait for).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+
+from gateway.dev.cluster.processes import alive, read_pid, stop_pid, wait_for_port
+
+DEPLOY: Final = Path(__file__).resolve().parents[3] / "deploy" / "haproxy"
+"""The shipped edge: ``haproxy.cfg`` and ``errors/`` (in a checkout of the repository)."""
+BACKEND: Final = "gateways"
+_SERVERS: Final = re.compile(r"^(\s*)server-template .*$", re.MULTILINE)
+_DEBIAN_PATH: Final = Path("/usr/sbin/haproxy")
+_START_TIMEOUT_S: Final = 15.0
+
+
+def haproxy_binary() -> str:
+    """The ``haproxy`` program; ``RuntimeError`` saying how to install it when missing."""
+    found = shutil.which("haproxy") or (str(_DEBIAN_PATH) if _DEBIAN_PATH.exists() else None)
+    if found is None:
+        raise RuntimeError(
+            "haproxy is not installed: `apt-get install haproxy` (Debian's package; "
+            "scripts/check installs it when missing)"
+        )
+    return found
+
+
+def render(template: str, servers: list[tuple[str, int]]) -> str:
+    """The shipped configuration with ``servers`` (name, loopback port) as its backend."""
+    if not _SERVERS.search(template):
+        raise RuntimeError(f"{DEPLOY / 'haproxy.cfg'} has no server-template line to replace")
+
+    def lines(match: re.Match[str]) -> str:
+        indent = match.group(1)
+        return "\n".join(f"{indent}server {name} 127.0.0.1:{port}" for name, port in servers)
+
+    return _SERVERS.sub(lines, template, count=1)
+
+
+@dataclass
+class Edge:
+    """HAProxy on ``127.0.0.1:<port>`` in front of ``servers``, its files in ``directory``."""
+
+    directory: Path
+    port: int
+    servers: list[tuple[str, int]]
+    request_timeout: str = "5s"
+    """KORA_EDGE_REQUEST_TIMEOUT: the time a request's headers and buffered body may take."""
+    name: str = field(default="edge")
+
+    @property
+    def config(self) -> Path:
+        return self.directory / "haproxy.cfg"
+
+    @property
+    def admin_socket(self) -> Path:
+        return self.directory / "admin.sock"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def configure(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        template = (DEPLOY / "haproxy.cfg").read_text(encoding="utf-8")
+        self.config.write_text(render(template, self.servers), encoding="utf-8")
+
+    def pid(self) -> int | None:
+        return read_pid(self.directory / "haproxy.pid")
+
+    def running(self) -> bool:
+        return alive(self.pid(), str(self.config))
+
+    def start(self) -> None:
+        """Start HAProxy (unless it runs) and wait for its port."""
+        if self.running():
+            return
+        self.configure()
+        env = {
+            **os.environ,
+            "KORA_EDGE_BIND": f"127.0.0.1:{self.port}",
+            "KORA_EDGE_ERRORS": str(DEPLOY / "errors"),
+            "KORA_EDGE_REQUEST_TIMEOUT": self.request_timeout,
+            "KORA_EDGE_ADMIN": str(self.admin_socket),
+        }
+        with (self.directory / "haproxy.log").open("ab") as log:
+            proc = subprocess.Popen(  # noqa: S603 - fixed binary, no shell
+                [haproxy_binary(), "-db", "-f", str(self.config)],
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        (self.directory / "haproxy.pid").write_text(f"{proc.pid}\n")
+        try:
+            wait_for_port(self.port, within=_START_TIMEOUT_S, what="haproxy")
+        except RuntimeError:
+            proc.kill()
+            raise RuntimeError(
+                f"haproxy did not start: see {self.directory / 'haproxy.log'}"
+            ) from None
+
+    def stop(self) -> bool:
+        """Stop by PID (SIGTERM: at once, connections closed)."""
+        return stop_pid(self.pid(), str(self.config), sig=signal.SIGTERM)
+
+    # -- what HAProxy thinks of its servers ---------------------------------------------------
+
+    def states(self) -> dict[str, str]:
+        """Each gateway server's state (``UP``, ``DOWN``, ``UP 1/2``, ``MAINT``...)."""
+        csv = self._admin("show stat")
+        header = csv.splitlines()[0].lstrip("# ").split(",")
+        name, proxy, status = header.index("svname"), header.index("pxname"), header.index("status")
+        states = {}
+        for line in csv.splitlines()[1:]:
+            cells = line.split(",")
+            if len(cells) > status and cells[proxy] == BACKEND and cells[name] != "BACKEND":
+                states[cells[name]] = cells[status]
+        return states
+
+    def wait_state(self, server: str, state: str, *, within: float = 30.0) -> float:
+        """Wait until HAProxy says ``server`` is ``state``; the seconds it took."""
+        started = time.monotonic()
+        while self.states().get(server) != state:
+            if time.monotonic() - started > within:
+                raise RuntimeError(f"haproxy: {server} is {self.states().get(server)}, not {state}")
+            time.sleep(0.05)
+        return time.monotonic() - started
+
+    def _admin(self, command: str) -> str:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(5)
+            s.connect(str(self.admin_socket))
+            s.sendall(command.encode() + b"\n")
+            chunks = []
+            while chunk := s.recv(65536):
+                chunks.append(chunk)
+        return b"".join(chunks).decode()
