@@ -4,7 +4,8 @@ streaming replicas, PgBouncer in transaction mode in front of each), made by the
 
 The root fixtures that name a database (``make_settings``, ``admin_dsn``, ``reader_dsn``,
 ``writer_dsn``) are overridden here: tests written for the embedded PostgreSQL (the isolation
-tests) run unchanged through the primary's PgBouncer in transaction mode.
+tests) run unchanged through the primary's PgBouncer in transaction mode. The fleet tests add
+two gateway processes behind HAProxy over the same cluster.
 """
 
 from __future__ import annotations
@@ -12,17 +13,19 @@ from __future__ import annotations
 import asyncio
 import shutil
 import tempfile
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from gateway.dev.cluster import Cluster
+from gateway.dev.cluster.gateways import Fleet
 from gateway.dev.substrate.provision import READER_ROLE, WRITER_ROLE
 from gateway.settings import Settings
+from tests.cluster.fleet_support import EDGE_REQUEST_TIMEOUT_S, FLEET_ENV
 from tests.conftest import READER_PASSWORD, WRITER_PASSWORD
-from tests.support import METRICS_TOKEN
+from tests.support import METRICS_TOKEN, free_port
 from tests.writes.conftest import MCP_TOKEN, mcp_process
 
 __all__ = ["MCP_TOKEN", "mcp_process"]  # the writes tests' MCP server, on the cluster's DSNs
@@ -110,3 +113,41 @@ def make_settings(reader_dsn: str) -> Callable[..., Settings]:
         return Settings.from_env({}, **values)
 
     return make
+
+
+# -- the fleet: gateway processes behind the edge (tests/cluster/test_fleet*.py) --------------
+
+
+@pytest.fixture(scope="session")
+def fleet(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
+    """Two gateways and the edge over the session's cluster, made by the cluster command's code
+    (started when a fleet test first asks for them)."""
+    names = ["gateway1", "gateway2", "edge"]
+    made = Fleet.build(
+        Path(tmp_path_factory.mktemp("fleet")),
+        count=2,
+        ports={name: free_port() for name in names},
+        database_env=cluster.gateway_env(),
+        env=FLEET_ENV,
+        request_timeout=f"{EDGE_REQUEST_TIMEOUT_S:g}s",
+    )
+    try:
+        made.up()
+        yield made
+    finally:
+        made.down()
+
+
+@pytest.fixture
+async def steady(healthy: Cluster, fleet: Fleet) -> AsyncIterator[Fleet]:
+    """Every gateway running and in the edge, before and after the test."""
+    await asyncio.to_thread(_all_up, fleet)
+    yield fleet
+    await asyncio.to_thread(_all_up, fleet)
+
+
+def _all_up(fleet: Fleet) -> None:
+    for gateway in fleet.gateways:
+        if not gateway.running():
+            gateway.start()
+        fleet.edge.wait_state(gateway.name, "UP")

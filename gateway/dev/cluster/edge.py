@@ -64,6 +64,8 @@ class Edge:
     request_timeout: str = "5s"
     """KORA_EDGE_REQUEST_TIMEOUT: the time a request's headers and buffered body may take."""
     name: str = field(default="edge")
+    _proc: subprocess.Popen[bytes] | None = field(default=None, repr=False, compare=False)
+    """The process when this object started it (reaped when it stops)."""
 
     @property
     def config(self) -> Path:
@@ -110,6 +112,7 @@ class Edge:
                 start_new_session=True,
             )
         (self.directory / "haproxy.pid").write_text(f"{proc.pid}\n")
+        self._proc = proc
         try:
             wait_for_port(self.port, within=_START_TIMEOUT_S, what="haproxy")
         except RuntimeError:
@@ -120,7 +123,11 @@ class Edge:
 
     def stop(self) -> bool:
         """Stop by PID (SIGTERM: at once, connections closed)."""
-        return stop_pid(self.pid(), str(self.config), sig=signal.SIGTERM)
+        stopped = stop_pid(self.pid(), str(self.config), sig=signal.SIGTERM)
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.wait(timeout=10)  # our child: reap it
+        self._proc = None
+        return stopped
 
     # -- what HAProxy thinks of its servers ---------------------------------------------------
 

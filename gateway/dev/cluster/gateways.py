@@ -43,6 +43,8 @@ class GatewayProcess:
     directory: Path
     port: int
     env: Mapping[str, str]
+    _proc: subprocess.Popen[bytes] | None = field(default=None, repr=False, compare=False)
+    """The process when this object started it (reaped when it stops)."""
 
     @property
     def url(self) -> str:
@@ -66,6 +68,8 @@ class GatewayProcess:
         """Start the process (unless it runs); ``wait_ready`` waits for it."""
         if self.running():
             return
+        if self._proc is not None:
+            self._proc.poll()  # a process of ours that died (killed): reap it
         self.directory.mkdir(parents=True, exist_ok=True)
         environ = {
             k: v
@@ -84,6 +88,7 @@ class GatewayProcess:
                 start_new_session=True,
             )
         (self.directory / "gateway.pid").write_text(f"{proc.pid}\n")
+        self._proc = proc
 
     def wait_ready(self, within: float = _READY_TIMEOUT_S) -> None:
         deadline = time.monotonic() + within
@@ -100,11 +105,17 @@ class GatewayProcess:
 
     def stop(self) -> bool:
         """SIGTERM (the process drains, then exits) and wait; SIGKILL after a minute."""
-        return stop_pid(self.pid(), self.marker, sig=signal.SIGTERM, within=60)
+        return self._stopped(stop_pid(self.pid(), self.marker, sig=signal.SIGTERM, within=60))
 
     def kill(self) -> bool:
         """SIGKILL: gone at once, nothing drained (a crash)."""
-        return stop_pid(self.pid(), self.marker, sig=signal.SIGKILL)
+        return self._stopped(stop_pid(self.pid(), self.marker, sig=signal.SIGKILL))
+
+    def _stopped(self, stopped: bool) -> bool:
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.wait(timeout=10)  # our child: reap it
+        self._proc = None
+        return stopped
 
     def _ready(self) -> bool:
         try:
