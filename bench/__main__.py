@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from bench.cluster import run_cluster
+from bench.fleet import run_fleet
 from bench.report import update_readme
 from bench.run import Options, run
 from bench.seed import Scale
@@ -66,6 +67,13 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="W1-W4 through a cluster (PgBouncer, two replicas) beside a direct connection",
     )
+    p.add_argument(
+        "--fleet",
+        type=int,
+        metavar="N",
+        help="W1-W4 through HAProxy in front of 1, then N gateway processes over the cluster, "
+        "with the CPU of each component",
+    )
     p.add_argument("--data-dir", type=Path, default=HERE / ".data", help="bench/.data")
     p.add_argument("--results-dir", type=Path, default=HERE / "results", help="bench/results")
     return p
@@ -94,6 +102,14 @@ def main(argv: list[str] | None = None) -> int:
         profile=args.profile,
         against=args.against,
     )
+    if args.fleet is not None:
+        if args.fleet < 1:
+            print("--fleet takes 1 or more gateway processes", file=sys.stderr)
+            return 2
+        fleet = asyncio.run(run_fleet(opts, args.fleet))
+        print(fleet.table())
+        print(f"\nwritten: {fleet.write(opts.results_dir)}", file=sys.stderr)
+        return 0
     if args.cluster:
         clustered = asyncio.run(run_cluster(opts))
         print(clustered.table())

@@ -26,7 +26,8 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _children(pid: int) -> list[int]:
+def children(pid: int) -> list[int]:
+    """The processes ``pid`` started that still run."""
     found: list[int] = []
     for task in Path(f"/proc/{pid}/task").glob("*/children"):
         try:
@@ -36,10 +37,11 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def _tree(pid: int) -> Iterator[int]:
+def tree(pid: int) -> Iterator[int]:
+    """``pid`` and every process under it."""
     yield pid
-    for child in _children(pid):
-        yield from _tree(child)
+    for child in children(pid):
+        yield from tree(child)
 
 
 def status_kb(pid: int, key: str) -> int:
@@ -74,6 +76,33 @@ class LogStats:
         names = line.get("sql") or []
         o = sum(1 for x in names if str(x).startswith(("tenants.", "events.")))
         self.outside_rls[o] = self.outside_rls.get(o, 0) + 1
+
+
+class LogTail:
+    """Reads a gateway's JSON log file from where the previous read stopped."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._offset = 0
+
+    def since_last(self) -> LogStats:
+        """Request-log figures of the requests logged since the previous call."""
+        stats = LogStats()
+        if not self.path.exists():
+            return stats
+        with self.path.open("rb") as handle:
+            handle.seek(self._offset)
+            data = handle.read()
+        end = data.rfind(b"\n") + 1
+        self._offset += end
+        for raw in data[:end].splitlines():
+            if b'"gateway.request"' not in raw:
+                continue
+            try:
+                stats.add(json.loads(raw))
+            except ValueError:
+                continue
+        return stats
 
 
 class Gateway:
@@ -115,7 +144,7 @@ class Gateway:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        self._offset = 0
+        self._tail = LogTail(log_path)
 
     def wait_ready(self, timeout: float = 60.0) -> None:
         try:
@@ -125,32 +154,19 @@ class Gateway:
 
     def rss_kb(self) -> int:
         """Resident memory of the server and its worker processes, in KiB."""
-        return sum(status_kb(pid, "VmRSS") for pid in _tree(self.proc.pid))
+        return sum(status_kb(pid, "VmRSS") for pid in tree(self.proc.pid))
 
     def peak_rss_kb(self) -> int:
         """Peak resident memory (VmHWM) of the server and its workers, in KiB."""
-        return sum(status_kb(pid, "VmHWM") for pid in _tree(self.proc.pid))
+        return sum(status_kb(pid, "VmHWM") for pid in tree(self.proc.pid))
 
     def pids(self) -> list[int]:
-        return list(_tree(self.proc.pid))
+        return list(tree(self.proc.pid))
 
     def log_since_last(self) -> LogStats:
         """Request-log figures of the requests logged since the previous call."""
-        stats = LogStats()
         self._log.flush()
-        with self.log_path.open("rb") as handle:
-            handle.seek(self._offset)
-            data = handle.read()
-        end = data.rfind(b"\n") + 1
-        self._offset += end
-        for raw in data[:end].splitlines():
-            if b'"gateway.request"' not in raw:
-                continue
-            try:
-                stats.add(json.loads(raw))
-            except ValueError:
-                continue
-        return stats
+        return self._tail.since_last()
 
     def stop(self) -> None:
         if self.proc.poll() is None:

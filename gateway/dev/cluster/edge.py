@@ -10,12 +10,14 @@ rolling restarts wait for).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +31,7 @@ BACKEND: Final = "gateways"
 _SERVERS: Final = re.compile(r"^(\s*)server-template .*$", re.MULTILINE)
 _DEBIAN_PATH: Final = Path("/usr/sbin/haproxy")
 _START_TIMEOUT_S: Final = 15.0
+_SOCKET_PATH_MAX: Final = 100
 
 
 def haproxy_binary() -> str:
@@ -73,7 +76,13 @@ class Edge:
 
     @property
     def admin_socket(self) -> Path:
-        return self.directory / "admin.sock"
+        """In the edge's directory, or under the temp dir when that path would be too long for
+        a Unix socket (about 107 bytes)."""
+        path = self.directory / "admin.sock"
+        if len(str(path)) <= _SOCKET_PATH_MAX:
+            return path
+        digest = hashlib.sha256(str(self.directory).encode()).hexdigest()[:12]
+        return Path(tempfile.gettempdir()) / f"kora-edge-{digest}.sock"
 
     @property
     def url(self) -> str:
@@ -124,6 +133,7 @@ class Edge:
     def stop(self) -> bool:
         """Stop by PID (SIGTERM: at once, connections closed)."""
         stopped = stop_pid(self.pid(), str(self.config), sig=signal.SIGTERM)
+        self.admin_socket.unlink(missing_ok=True)
         if self._proc is not None and self._proc.poll() is None:
             self._proc.wait(timeout=10)  # our child: reap it
         self._proc = None
