@@ -12,6 +12,7 @@ import asyncio
 import sys
 from pathlib import Path
 
+from bench.cluster import run_cluster
 from bench.report import update_readme
 from bench.run import Options, run
 from bench.seed import Scale
@@ -60,6 +61,11 @@ def _parser() -> argparse.ArgumentParser:
         help="also a gateway built from git revision REV, in alternated rounds with this one "
         "(before/after a change in one sitting; no ceiling, curve or PostGraphile)",
     )
+    p.add_argument(
+        "--cluster",
+        action="store_true",
+        help="W1-W4 through a cluster (PgBouncer, two replicas) beside a direct connection",
+    )
     p.add_argument("--data-dir", type=Path, default=HERE / ".data", help="bench/.data")
     p.add_argument("--results-dir", type=Path, default=HERE / "results", help="bench/results")
     return p
@@ -88,6 +94,11 @@ def main(argv: list[str] | None = None) -> int:
         profile=args.profile,
         against=args.against,
     )
+    if args.cluster:
+        clustered = asyncio.run(run_cluster(opts))
+        print(clustered.table())
+        print(f"\nwritten: {clustered.write(opts.results_dir)}", file=sys.stderr)
+        return 0
     report = asyncio.run(run(opts))
     print(report.table())
     path = report.write(opts.results_dir)

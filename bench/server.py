@@ -83,15 +83,18 @@ class Gateway:
         log_path: Path,
         workers: int = 1,
         pool_max: int = 10,
+        env: dict[str, str] | None = None,
         python: str = sys.executable,
         cwd: Path = REPO,
     ) -> None:
+        """``env``: more settings of the gateway (over the ones here); ``python`` and ``cwd``:
+        another checkout's (``bench --against``)."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
         self._log = log_path.open("wb")
-        env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
-        env.update(
+        environ = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+        environ.update(
             DATABASE_URL=dsn,
             GATEWAY_HOST="127.0.0.1",
             GATEWAY_PORT=str(self.port),
@@ -100,9 +103,10 @@ class Gateway:
             GATEWAY_LOG_FORMAT="json",
             GATEWAY_AUTH_MODE="none",
         )
+        environ.update(env or {})
         self.proc = subprocess.Popen(
             [python, "-m", "gateway", "serve"],
-            env=env,
+            env=environ,
             cwd=cwd,
             stdout=self._log,
             stderr=subprocess.STDOUT,

@@ -110,7 +110,7 @@ def build_telemetry(settings: Settings, db: Database | None) -> Telemetry:
             deviation_ids=tuple(d.deviation_id for d in DEVIATIONS),
         )
         if db is not None:
-            metrics.watch_pool(lambda: (*db.pool_figures(), db.waiting))
+            metrics.watch_pools(db.pool_reports)
     return Telemetry(metrics=metrics, tracing=build_tracing(settings))
 
 
@@ -163,12 +163,13 @@ async def _open(
         )
         stack.push_async_callback(link.stop)
     # Made before the link starts: its first listing tells the service which tools take keys.
-    writes = WriteService.from_settings(settings, link)
+    writes = WriteService.from_settings(settings, link, position=db.write_position)
     if link is not None:
         await link.start()
     capability_source = None if link is None else ToolCapabilitySource(link)
     # Live subscriptions: one watcher per process, stopped before the pool closes.
-    watcher = Watcher(db, settings, dsn=settings.database_url)
+    # LISTEN on a direct connection to the primary: a standby refuses it, a pooler loses it.
+    watcher = Watcher(db, settings, dsn=settings.listen_url or settings.database_url)
     stack.push_async_callback(watcher.stop)
     with observed.bind(telemetry):  # the watcher's task inherits it
         await watcher.start()
@@ -236,8 +237,8 @@ def _cors(settings: Settings) -> dict[str, Any]:
     return {
         "allow_origins": list(settings.cors_origins),
         "allow_methods": ["GET", "POST"],
-        "allow_headers": ["authorization", "content-type", "x-request-id"],
-        "expose_headers": ["x-request-id", "retry-after"],
+        "allow_headers": ["authorization", "content-type", "x-request-id", "kora-read-after"],
+        "expose_headers": ["x-request-id", "retry-after", "kora-read-after"],
         "max_age": 600,
     }
 

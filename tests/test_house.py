@@ -31,7 +31,7 @@ def _modules() -> list[Path]:
 
 
 def test_no_two_modules_or_classes_share_a_name() -> None:
-    modules = Counter(p.stem for p in _modules() if p.stem != "__init__")
+    modules = Counter(p.stem for p in _modules() if p.stem not in ("__init__", "__main__"))
     assert [name for name, n in modules.items() if n > 1] == []
     classes: Counter[str] = Counter()
     for path in _modules():

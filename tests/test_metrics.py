@@ -68,9 +68,18 @@ async def test_requests_sql_and_loader_batches_are_counted(client: GqlClient) ->
         "rls.set_config": 3,
         "constitution.active": 3,
     }
-    assert value(samples, "gateway_db_pool_max") == 8
-    assert value(samples, "gateway_db_pool_size") >= 1
-    assert value(samples, "gateway_db_pool_waiting") == 0
+    # One pool, the primary's (the embedded PostgreSQL: a Unix socket, labelled by its path).
+    pool_series = [
+        dict(labels) for (name, labels), _v in samples.items() if name == "gateway_db_pool_max"
+    ]
+    assert len(pool_series) == 1 and pool_series[0]["role"] == "primary"
+    pool = pool_series[0]
+    assert pool["host"].startswith("/") and "kora_gateway" not in pool["host"]
+    assert value(samples, "gateway_db_pool_max", **pool) == 8
+    assert value(samples, "gateway_db_pool_size", **pool) >= 1
+    assert value(samples, "gateway_db_pool_waiting", **pool) == 0
+    assert value(samples, "gateway_db_pool_serving", **pool) == 1
+    assert value(samples, "gateway_db_pool_checkouts_total", **pool) >= 2
     assert ("process_cpu_seconds_total", ()) in samples
 
 

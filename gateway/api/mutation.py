@@ -6,7 +6,7 @@ from typing import Annotated
 
 import strawberry
 
-from gateway.api.types import ScratchpadEntry
+from gateway.api.types import WRITE_POSITION_ATTR, ScratchpadEntry
 from gateway.api.write_types import (
     EmitEventInput,
     EmitEventResult,
@@ -51,6 +51,7 @@ class Mutation:
         )
         outcome = await _service(info.context).emit(info.context, request)
         if isinstance(outcome, Emitted):
+            info.context.wrote(outcome.consistency_token)
             return emitted(outcome)
         return unwritten(outcome)  # type: ignore[no-any-return]
 
@@ -71,5 +72,8 @@ class Mutation:
         )
         outcome = await _service(info.context).write_scratchpad(info.context, request)
         if isinstance(outcome, ScratchpadWritten):
-            return ScratchpadEntry.from_row(outcome.entry)
+            info.context.wrote(outcome.consistency_token)
+            entry = ScratchpadEntry.from_row(outcome.entry)
+            setattr(entry, WRITE_POSITION_ATTR, outcome.consistency_token)
+            return entry
         return unwritten(outcome)  # type: ignore[no-any-return]

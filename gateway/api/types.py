@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
+from typing import Final
 
 import strawberry
 from strawberry.scalars import JSON
@@ -16,6 +17,9 @@ from gateway.reads.cursors import encode_cursor
 from gateway.surfaces import capabilities as caps
 from gateway.surfaces import charter, constitution, events, policies, scratchpad
 from gateway.surfaces.positions import Position
+
+WRITE_POSITION_ATTR: Final = "_consistency_token"
+"""The attribute a written entry carries its consistency token in (see the mutations)."""
 
 
 @strawberry.type(description="One event of a workspace's witness hash chain (type `kora.*`).")
@@ -83,6 +87,17 @@ class ScratchpadEntry:
     )
     content: str = strawberry.field(description="The entry's text.")
     created_at: datetime = strawberry.field(description="When it was written.")
+
+    @strawberry.field(
+        description="On the entry a write answers: the primary's WAL position right after the "
+        "write (also the `Kora-Read-After` response header); send it back in the "
+        "`Kora-Read-After` request header and that request's reads come from a replica that "
+        "holds the write, or from the primary. Null on entries that were read."
+    )
+    def consistency_token(self) -> str | None:
+        # Entries read are served straight from their rows (``ScratchpadRow``), which have none.
+        token: str | None = getattr(self, WRITE_POSITION_ATTR, None)
+        return token
 
     @classmethod
     def from_row(cls, row: scratchpad.ScratchpadRow) -> ScratchpadEntry:

@@ -63,6 +63,13 @@ class EmittedEvent:
     idempotency_key: str = strawberry.field(
         description="The key it was written under; a retry with it answers this same event."
     )
+    consistency_token: str | None = strawberry.field(
+        default=None,
+        description="The primary's WAL position right after the write (also the `Kora-Read-After` "
+        "response header): send it back in the `Kora-Read-After` request header and that "
+        "request's reads come from a replica that holds the write, or from the primary. Null "
+        "when it could not be read.",
+    )
 
 
 @strawberry.type(
@@ -216,4 +223,5 @@ def emitted(outcome: outcomes.Emitted) -> EmittedEvent:
         payload=outcome.payload,
         occurred_at=outcome.occurred_at,
         idempotency_key=outcome.idempotency_key,
+        consistency_token=outcome.consistency_token,
     )

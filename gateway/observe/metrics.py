@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Final, cast
 
 from prometheus_client import CollectorRegistry
@@ -54,8 +55,24 @@ BATCH_BUCKETS: Final = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
 _LE: Final = cast(Callable[[float], str], floatToGoString)  # untyped upstream
 """A bucket bound as the ``le`` label, as prometheus_client writes it."""
 
-PoolFigures = Callable[[], tuple[int, int, int, int]]
-"""(size, in use, max, waiting) of the connection pool."""
+
+@dataclass(frozen=True, slots=True)
+class PoolReport:
+    """One database's connection pool at scrape time (labels ``role`` and ``host``)."""
+
+    role: str
+    host: str
+    size: int
+    in_use: int
+    max_size: int
+    waiting: int
+    checkouts: int
+    serving: bool
+    lag_seconds: float
+    ejections: Mapping[str, int]
+
+
+PoolReports = Callable[[], list[PoolReport]]
 
 
 class BoundedLabel:
@@ -136,18 +153,44 @@ class _Collector(Collector):
 
 
 class _PoolCollector(Collector):
-    def __init__(self, figures: PoolFigures) -> None:
-        self._figures = figures
+    """Each database's pool, labelled by its role (primary, replica) and host."""
+
+    def __init__(self, reports: PoolReports) -> None:
+        self._reports = reports
 
     def collect(self) -> Iterator[Metric]:
-        size, in_use, most, waiting = self._figures()
-        for name, text, value in (
-            ("gateway_db_pool_size", "Open connections in the pool.", size),
-            ("gateway_db_pool_in_use", "Connections lent to requests.", in_use),
-            ("gateway_db_pool_max", "Most connections the pool may open.", most),
-            ("gateway_db_pool_waiting", "Requests waiting for a connection.", waiting),
-        ):
-            yield GaugeMetricFamily(name, text, value=value)
+        labels = ("role", "host")
+        gauges = [
+            GaugeMetricFamily(name, text, labels=labels)
+            for name, text in (
+                ("gateway_db_pool_size", "Open connections in the pool."),
+                ("gateway_db_pool_in_use", "Connections lent to requests."),
+                ("gateway_db_pool_max", "Most connections the pool may open."),
+                ("gateway_db_pool_waiting", "Requests waiting for a connection."),
+                ("gateway_db_pool_serving", "1 while the database takes reads, 0 while out."),
+                ("gateway_db_pool_lag_seconds", "Replay lag behind the primary (replicas)."),
+            )
+        ]
+        checkouts = CounterMetricFamily(
+            "gateway_db_pool_checkouts",
+            "Connections lent (one per statement or transaction): each database's share of reads.",
+            labels=labels,
+        )
+        ejections = CounterMetricFamily(
+            "gateway_db_pool_ejections",
+            "Times a replica was taken out of service, by reason (failed, lag).",
+            labels=(*labels, "reason"),
+        )
+        for r in self._reports():
+            values = (r.size, r.in_use, r.max_size, r.waiting, int(r.serving), r.lag_seconds)
+            for gauge, value in zip(gauges, values, strict=True):
+                gauge.add_metric((r.role, r.host), value)
+            checkouts.add_metric((r.role, r.host), r.checkouts)
+            for reason, count in r.ejections.items():  # empty for the primary: never taken out
+                ejections.add_metric((r.role, r.host, reason), count)
+        yield from gauges
+        yield checkouts
+        yield ejections
 
 
 class Metrics:
@@ -217,9 +260,9 @@ class Metrics:
         PlatformCollector(registry=r)
         GCCollector(registry=r)
 
-    def watch_pool(self, figures: PoolFigures) -> None:
-        """Report the pool's figures at every scrape (read then, never stale)."""
-        self.registry.register(_PoolCollector(figures))
+    def watch_pools(self, reports: PoolReports) -> None:
+        """Report the pools' figures at every scrape (read then, never stale)."""
+        self.registry.register(_PoolCollector(reports))
 
     def operation_label(self, name: str | None) -> str:
         return ANONYMOUS if name is None else self._operation(name)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.db import Database
+from gateway.db.lsn import parse_lsn
 from gateway.errors import BadUserInput, Forbidden
 from gateway.live.feeds import LiveFeeds
 from gateway.observe.telemetry import RequestStats
@@ -42,6 +43,9 @@ class Context:
     """The process's write service (mutations); None: every write is deferred."""
     executors: list[Any] = field(default_factory=list)
     """The GraphQL executors that ran on this context (they register themselves)."""
+    consistency_token: str | None = None
+    """The newest consistency token of this request's writes (the ``Kora-Read-After`` response
+    header)."""
 
     def __post_init__(self) -> None:
         self.loaders = Loaders(self.db, concurrency=self.settings.pool_max_size)
@@ -59,6 +63,14 @@ class Context:
             executor.async_helpers = None
         self.executors.clear()
         self.loaders.close()
+
+    def wrote(self, token: str | None) -> None:
+        """Keep a write's consistency token if it is the newest of this request."""
+        if token is None:
+            return
+        current = self.consistency_token
+        if current is None or (parse_lsn(token) or 0) > (parse_lsn(current) or 0):
+            self.consistency_token = token
 
     # -- checks -------------------------------------------------------------------------------
 

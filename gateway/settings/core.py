@@ -71,6 +71,12 @@ def _dsn(name: str, raw: str) -> str:
     return raw
 
 
+def _dsns(name: str, raw: str) -> str:
+    for dsn in _csv(raw):
+        _dsn(name, dsn)
+    return raw
+
+
 def _http_url(name: str, raw: str) -> str:
     if not _HTTP_URL.match(raw):
         raise ConfigError(f"{name}={raw!r} is not an http(s) URL, e.g. http://127.0.0.1:9000/mcp")
@@ -385,6 +391,47 @@ class Settings:
         low=1024,
         high=1024 * 1024,
     )
+    # -- scale: connection pooler, read replicas, reads after writes ------------------------
+    db_pool_mode: str = setting(
+        "session",
+        "session (a connection per client session) or transaction (behind PgBouncer's "
+        "pool_mode = transaction: settings per transaction, no named prepared statements)",
+        choices=("session", "transaction"),
+        lower=True,
+    )
+    replica_urls: tuple[str, ...] = setting(
+        (),
+        "comma-separated DSNs of read replicas (or their poolers): reads go there, the primary "
+        "(DATABASE_URL) serves reads only when no replica can",
+        check=_dsns,
+        secret=True,
+    )
+    replica_max_lag_ms: int = setting(
+        3000,
+        "a replica whose replay is this many milliseconds behind the primary takes no reads",
+        low=0,
+        high=3_600_000,
+    )
+    replica_check_ms: int = setting(
+        250,
+        "milliseconds between two health checks of each database (a failed one is taken out)",
+        low=10,
+        high=60_000,
+    )
+    read_after_wait_ms: int = setting(
+        100,
+        "most milliseconds a read sent with Kora-Read-After waits for a replica to replay the "
+        "write; then the primary serves it",
+        low=0,
+        high=60_000,
+    )
+    listen_url: str | None = setting(
+        None,
+        "DSN the live watcher LISTENs on: a direct connection to the primary, never a "
+        "transaction pooler; unset: DATABASE_URL",
+        check=_dsn,
+        secret=True,
+    )
 
     @classmethod
     def specs(cls) -> Iterator[tuple[str, type, Spec]]:
@@ -443,10 +490,23 @@ class Settings:
                 "GATEWAY_METRICS_TOKEN looks like a placeholder or is shorter than 32 characters;"
                 " use a long random token"
             )
+        self._check_scale()
         if self.persisted_queries == "allowlist" and self.persisted_queries_file is None:
             raise ConfigError(
                 "GATEWAY_PERSISTED_QUERIES=allowlist needs GATEWAY_PERSISTED_QUERIES_FILE: "
                 "a JSON manifest or a directory of .graphql files (see `gateway persisted`)"
+            )
+
+    def _check_scale(self) -> None:
+        if (
+            self.db_pool_mode == "transaction"
+            and self.live_notify_channel is not None
+            and self.listen_url is None
+        ):
+            raise ConfigError(
+                "GATEWAY_LIVE_NOTIFY_CHANNEL with GATEWAY_DB_POOL_MODE=transaction needs "
+                "GATEWAY_LISTEN_URL: a direct connection to the primary (LISTEN does not survive "
+                "a transaction pooler, and a standby refuses it)"
             )
 
     def _check_auth(self) -> None:
@@ -509,7 +569,8 @@ class Settings:
             if value is None:
                 shown = ""
             elif spec.secret:
-                shown = _redact_url(value) if spec.check in (_dsn, _http_url) else "***"
+                urls = spec.check in (_dsn, _dsns, _http_url)
+                shown = _redact_url(_text(value)) if urls else "***"
             else:
                 shown = _text(value)
             out[spec.env] = shown

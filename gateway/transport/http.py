@@ -31,6 +31,8 @@ from gateway import errors as codes
 from gateway.auth.bearer import Authenticator
 from gateway.catalogue import extensions
 from gateway.db import Database
+from gateway.db.lsn import parse_lsn
+from gateway.db.router import READ_AFTER
 from gateway.engine.admit import admit
 from gateway.engine.documents import DocumentCache, document_id
 from gateway.engine.execute import is_mutation, run, stray_cancellation
@@ -61,6 +63,8 @@ _NOSNIFF: Final = (b"x-content-type-options", b"nosniff")
 _CLOSE: Final = {"Connection": "close"}
 """Sent with an answer given before the body was read in full: the server then closes the
 connection instead of reading (or waiting for) the rest."""
+READ_AFTER_HEADER: Final = "kora-read-after"
+"""Request: serve my reads from data that has this write. Response: the token of a write."""
 _MEDIA_TYPES: Final = {
     media: f"{media}; charset=utf-8".encode("latin-1") for media in (GRAPHQL_RESPONSE, JSON)
 }
@@ -228,6 +232,14 @@ class GraphQLHTTP:
             return self._error(exc.status, exc.message, media, record, exc.headers)
         record.persisted = resolution.result
         record.document_id = resolution.document_id
+        read_after = headers.get(READ_AFTER_HEADER)
+        position = None if read_after is None else parse_lsn(read_after)
+        if read_after is not None and position is None:
+            message = (
+                f"{READ_AFTER_HEADER} must be a consistencyToken exactly as a write answered it "
+                "(e.g. 0/3000148)."
+            )
+            return self._error(400, message, media, record)
         ctx = Context(
             settings=self.settings,
             db=self.db,
@@ -237,13 +249,18 @@ class GraphQLHTTP:
             writes=self.writes,
         )
         record.stats = ctx.stats
+        routed = None if position is None else await self.db.read_after(position)
         try:
             status, answer, extra = await self._execute(
                 method, params, resolution, ctx, media, record
             )
         finally:
+            if routed is not None:
+                READ_AFTER.reset(routed)
             record.workspaces = sorted(ctx.workspace_ids)
             ctx.close()
+        if ctx.consistency_token is not None:
+            extra = {**extra, READ_AFTER_HEADER: ctx.consistency_token}
         return self._respond(status, answer, media, record, extra)
 
     async def _execute(

@@ -61,11 +61,15 @@ class Emitted:
     payload: Any
     occurred_at: datetime
     idempotency_key: str
+    consistency_token: str | None = None
+    """The primary's WAL position right after the write (``Kora-Read-After``)."""
 
 
 @dataclass(frozen=True, slots=True)
 class ScratchpadWritten:
     entry: ScratchpadRow
+    consistency_token: str | None = None
+    """The primary's WAL position right after the write (``Kora-Read-After``)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -92,7 +92,7 @@ def timestamp(value: Any) -> datetime:
     return parsed
 
 
-def emitted(request: EmitRequest, answer: Mapping[str, Any]) -> Emitted:
+def emitted(request: EmitRequest, answer: Mapping[str, Any], token: str | None = None) -> Emitted:
     return Emitted(
         event_id=str(uuid.UUID(str(answer["event_id"]))),
         workspace_id=request.workspace_id,
@@ -100,10 +100,13 @@ def emitted(request: EmitRequest, answer: Mapping[str, Any]) -> Emitted:
         payload=request.payload,
         occurred_at=timestamp(answer["occurred_at"]),
         idempotency_key=request.idempotency_key,
+        consistency_token=token,
     )
 
 
-def scratchpad_written(request: ScratchpadRequest, answer: Mapping[str, Any]) -> ScratchpadWritten:
+def scratchpad_written(
+    request: ScratchpadRequest, answer: Mapping[str, Any], token: str | None = None
+) -> ScratchpadWritten:
     entry = ScratchpadRow(
         entry_id=str(uuid.UUID(str(answer["entry_id"]))),
         agent_id=KORA_AGENT_ID,
@@ -111,4 +114,4 @@ def scratchpad_written(request: ScratchpadRequest, answer: Mapping[str, Any]) ->
         content=request.content,
         created_at=timestamp(answer["created_at"]),
     )
-    return ScratchpadWritten(entry)
+    return ScratchpadWritten(entry, token)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -57,6 +57,10 @@ log = logging.getLogger("gateway.writes")
 
 T = TypeVar("T")
 Unwritten = Deferred | Failed | Invalid
+Position = Callable[[], Awaitable[str | None]]
+"""Reads the primary's WAL position now (None when it cannot be read)."""
+Parse = Callable[[Mapping[str, Any], str | None], T]
+"""A tool's answer and the write's consistency token → the write's outcome."""
 
 
 class Caller(Protocol):
@@ -103,16 +107,27 @@ class _Write:
 class WriteService:
     """One per process, made by the app's lifespan. ``link`` None: no MCP server configured."""
 
-    def __init__(self, *, limits: Limits, link: ToolLink | None, record: IdempotencyRecord) -> None:
+    def __init__(
+        self,
+        *,
+        limits: Limits,
+        link: ToolLink | None,
+        record: IdempotencyRecord,
+        position: Position | None = None,
+    ) -> None:
         self.limits = limits
         self.link = link
         self.record = record
+        self.position = position
+        """After a write, its consistency token: the primary's WAL position (None: no token)."""
         self._attempts: dict[RecordKey, _Attempt] = {}
         if link is not None:
             link.on_change(KeySupportLog(ttl_seconds=record.ttl_seconds))
 
     @classmethod
-    def from_settings(cls, settings: Settings, link: ToolLink | None) -> WriteService:
+    def from_settings(
+        cls, settings: Settings, link: ToolLink | None, *, position: Position | None = None
+    ) -> WriteService:
         limits = Limits(
             max_payload_bytes=settings.write_max_payload_bytes,
             max_content_chars=settings.write_max_content_chars,
@@ -120,7 +135,7 @@ class WriteService:
         record = IdempotencyRecord(
             ttl_seconds=settings.idempotency_ttl_seconds, max_keys=settings.idempotency_max_keys
         )
-        return cls(limits=limits, link=link, record=record)
+        return cls(limits=limits, link=link, record=record, position=position)
 
     async def emit(self, ctx: WriteContext, request: EmitRequest) -> EmitOutcome:
         ctx.authorize(request.workspace_id)
@@ -142,7 +157,7 @@ class WriteService:
             answer_keys=("event_id", "occurred_at"),
         )
         outcome: EmitOutcome = await self._once(
-            write, lambda answer: results.emitted(request, answer)
+            write, lambda answer, token: results.emitted(request, answer, token)
         )
         return outcome
 
@@ -169,13 +184,13 @@ class WriteService:
             answer_keys=("entry_id", "created_at"),
         )
         outcome: ScratchpadOutcome = await self._once(
-            write, lambda answer: results.scratchpad_written(request, answer)
+            write, lambda answer, token: results.scratchpad_written(request, answer, token)
         )
         return outcome
 
     # -- once per key ---------------------------------------------------------------------------
 
-    async def _once(self, write: _Write, parse: Callable[[Mapping[str, Any]], T]) -> T | Unwritten:
+    async def _once(self, write: _Write, parse: Parse[T]) -> T | Unwritten:
         """Run the write, join the same key's attempt already running in this process, or
         answer the write this process remembers under the key."""
         key = write.record_key
@@ -194,7 +209,8 @@ class WriteService:
             if remembered.failed is not None:
                 return remembered.failed
             assert remembered.answer is not None
-            return parse(remembered.answer)
+            # A later position than the write's own: a read after it still sees the write.
+            return parse(remembered.answer, await self._token())
         task = asyncio.create_task(self._attempt(write, parse, fingerprint))
         attempt = _Attempt(fingerprint, task)
         self._attempts[key] = attempt
@@ -207,9 +223,7 @@ class WriteService:
         # Shielded: a caller that goes away does not cancel a write other callers wait for.
         return await asyncio.shield(attempt.task)
 
-    async def _attempt(
-        self, write: _Write, parse: Callable[[Mapping[str, Any]], T], fingerprint: str
-    ) -> T | Unwritten:
+    async def _attempt(self, write: _Write, parse: Parse[T], fingerprint: str) -> T | Unwritten:
         link = self.link
         dev = write.deviation
         if link is None:
@@ -234,7 +248,7 @@ class WriteService:
         write: _Write,
         link: ToolLink,
         arguments: dict[str, Any],
-        parse: Callable[[Mapping[str, Any]], T],
+        parse: Parse[T],
         *,
         keyed: bool,
     ) -> tuple[T, Mapping[str, Any]] | Unwritten:
@@ -262,10 +276,15 @@ class WriteService:
         except ToolCallError as exc:
             return self._fail(write, "MCP_UNAVAILABLE", exc.message, keyed=keyed)
         try:
-            return parse(answer), answer
+            return parse(answer, await self._token()), answer
         except (KeyError, TypeError, ValueError) as exc:
             detail = f"{type(exc).__name__}: {exc}"
             return self._fail(write, "BAD_TOOL_ANSWER", detail, keyed=keyed)
+
+    async def _token(self) -> str | None:
+        """Read after the tool answered (it commits first): a replica that has replayed this
+        far holds the write."""
+        return await self.position() if self.position is not None else None
 
     def _remember(self, write: _Write, fingerprint: str, outcome: Any) -> None:
         """Keep what a key-less call did, so that a retry in this process does not write again:

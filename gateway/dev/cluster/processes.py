@@ -1,0 +1,94 @@
+"""Processes the cluster started, known by PID: is one running, stop it, wait for a port.
+
+A PID is only trusted while ``/proc/<pid>/cmdline`` still names what we started (its data
+directory or configuration file), so a PID reused by an unrelated process is never signalled.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pwd
+import signal
+import socket
+import time
+from pathlib import Path
+
+_POLL_S = 0.05
+
+
+def alive(pid: int | None, marker: str) -> bool:
+    """Whether ``pid`` runs (a zombie does not) with ``marker`` in its command line."""
+    if pid is None or pid <= 0:
+        return False
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except (OSError, IndexError):
+        return False
+    return state != "Z" and marker in cmdline
+
+
+def stop_pid(
+    pid: int | None, marker: str, *, sig: int = signal.SIGTERM, within: float = 30
+) -> bool:
+    """Send ``sig`` to ``pid`` (if it is still ours) and wait for it to exit; SIGKILL after
+    ``within`` seconds. False when there was nothing to stop."""
+    if pid is None or not alive(pid, marker):
+        return False
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, sig)
+    deadline = time.monotonic() + within
+    while alive(pid, marker):
+        if time.monotonic() > deadline:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            deadline = time.monotonic() + within
+        time.sleep(_POLL_S)
+    return True
+
+
+def read_pid(path: Path) -> int | None:
+    """The PID on the first line of a pid file, or None."""
+    try:
+        return int(path.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def wait_for_port(port: int, *, within: float, what: str) -> None:
+    """Wait until something accepts TCP connections on 127.0.0.1:``port``."""
+    deadline = time.monotonic() + within
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.settimeout(0.5)
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{what} does not accept connections on 127.0.0.1:{port}")
+        time.sleep(_POLL_S)
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def own(path: Path, user: str | None, *, mode: int = 0o700) -> None:
+    """Make ``path`` (a directory or file) belong to ``user`` (None: leave it ours)."""
+    if user is not None:
+        entry = pwd.getpwnam(user)
+        os.chown(path, entry.pw_uid, entry.pw_gid)
+    path.chmod(mode)
