@@ -63,5 +63,5 @@ class Subscription:
         tenant = await ctx.tenant(workspace)
         if tenant is None:
             raise BadUserInput(f"No workspace has the id {workspace!r}.", argument="workspaceId")
-        feed = await ctx.live.open_feed(tenant.tenant_id, type_filter)
+        feed = await ctx.live.open_feed(tenant.tenant_id, tenant.workspace_id, type_filter)
         return _as_graphql(event_stream(ctx.db, feed, position))

@@ -5,8 +5,10 @@ Cost depends on variables only where a list field's arguments name one (``first:
 computes it per request otherwise. Fragment spreads are expanded, memoised per fragment.
 
 Every field costs 1; a field returning a list multiplies its sub-selection's cost by its size:
-the `limit`/`first` argument (or its default), the number of `ids`, else ``DEFAULT_LIST_SIZE``,
-capped at the largest size a field accepts. Nested lists multiply.
+the `limit`/`first` argument (or its default, also when given null), the number of `ids`, else
+``DEFAULT_LIST_SIZE``, capped at the largest size a field accepts. Nested lists multiply. Fields
+selected on an interface (``node { ... on Workspace { … } }``) cost like the same fields on an
+object.
 """
 
 from __future__ import annotations
@@ -20,11 +22,13 @@ from graphql import (
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
+    GraphQLInterfaceType,
     GraphQLList,
     GraphQLNamedType,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLSchema,
+    GraphQLUnionType,
     InlineFragmentNode,
     ListValueNode,
     ObjectValueNode,
@@ -79,7 +83,9 @@ class _Coster:
         """Some list size came from arguments that name a variable."""
 
     def cost(self, parent: GraphQLNamedType | None, selection_set: SelectionSetNode | None) -> int:
-        if selection_set is None or not isinstance(parent, GraphQLObjectType):
+        if selection_set is None or not isinstance(
+            parent, GraphQLObjectType | GraphQLInterfaceType | GraphQLUnionType
+        ):
             return 0
         total = 0
         for sel in selection_set.selections:
@@ -95,11 +101,11 @@ class _Coster:
                 return total
         return total
 
-    def _field(self, parent: GraphQLObjectType, node: FieldNode) -> int:
+    def _field(self, parent: GraphQLNamedType, node: FieldNode) -> int:
         name = node.name.value
         if name.startswith("__"):
             return 0
-        field = parent.fields.get(name)
+        field = getattr(parent, "fields", {}).get(name)  # a union's selections hold no field
         if field is None:
             return 1
         child = self.cost(get_named_type(field.type), node.selection_set)
@@ -113,8 +119,11 @@ class _Coster:
             args = {}
         size = DEFAULT_LIST_SIZE
         for arg in SIZE_ARGUMENTS:
-            if isinstance(args.get(arg), int):
-                size = max(0, args[arg])
+            value = args.get(arg)
+            if value is None and arg in args and arg in field.args:
+                value = field.args[arg].default_value  # null: the field reads its default
+            if isinstance(value, int):
+                size = max(0, value)
                 break
         else:
             if isinstance(args.get("ids"), list):

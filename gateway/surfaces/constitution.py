@@ -28,6 +28,13 @@ FROM kronicle.workspace_constitution_revisions
 WHERE workspace_id = $1 AND revision_id = $2::uuid
 """
 
+# Ours: one revision by id (``node(id:)``), active or not; under the RLS transaction.
+CONSTITUTION_REVISION_BY_ID: Final = """
+SELECT revision_id::text, rules_hash
+FROM kronicle.workspace_constitution_revisions
+WHERE workspace_id = $1 AND revision_id = $2::uuid
+"""
+
 _HEX: Final = re.compile(r"^[0-9a-fA-F]*$")
 
 
@@ -78,3 +85,15 @@ async def fetch_revision_detail(
     if row is None:
         return None
     return RevisionDetail(revision_number=row[0], created_at=row[1])
+
+
+async def fetch_revision(
+    db: Executor, workspace_id: str, revision_id: str
+) -> ActiveRevision | None:
+    """One revision by id (active or superseded), or None."""
+    row = await db.fetchrow(
+        "constitution.by_id", CONSTITUTION_REVISION_BY_ID, workspace_id, revision_id
+    )
+    if row is None:
+        return None
+    return ActiveRevision(revision_id=row[0], rules_hash=to_hex(row[1]))

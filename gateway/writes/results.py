@@ -89,5 +89,6 @@ def scratchpad_written(request: ScratchpadRequest, answer: dict[str, Any]) -> Sc
         kind=request.kind,
         content=request.content,
         created_at=timestamp(answer["created_at"]),
+        workspace_id=request.workspace_id,
     )
     return ScratchpadWritten(entry)
