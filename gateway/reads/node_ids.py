@@ -93,7 +93,14 @@ def _decode_key(kind: NodeKind, raw: bytes) -> str | int | None:
         return None
     if not raw:
         raise ValueError("an empty key")
-    return raw.decode("utf-8")
+    return _text(raw)
+
+
+def _text(raw: bytes) -> str:
+    text = raw.decode("utf-8")
+    if "\x00" in text:  # PostgreSQL text holds no NUL: no object has such an id
+        raise ValueError("a NUL")
+    return text
 
 
 def decode_node_id(text: str) -> NodeId | None:
@@ -112,7 +119,7 @@ def decode_node_id(text: str) -> NodeId | None:
         return None
     try:
         kind = NodeKind(tag)
-        workspace = raw[_HEAD.size : _HEAD.size + length].decode("utf-8")
+        workspace = _text(raw[_HEAD.size : _HEAD.size + length])
         key = _decode_key(kind, raw[_HEAD.size + length :])
     except ValueError:  # an unknown kind, bad UTF-8, a key of the wrong shape
         return None
