@@ -252,6 +252,13 @@ class Settings:
         low=0,
         high=1024 * 1024 * 1024,
     )
+    persisted_get_max_age: int = setting(
+        0,
+        "max-age (seconds) of GET answers of persisted documents, sent with an ETag "
+        "(private when authenticated; 0: revalidate every time, 304 when unchanged)",
+        low=0,
+        high=31_536_000,
+    )
     # -- history and live -------------------------------------------------------------------
     max_chain_check: int = setting(
         10_000, "most events chainIntegrity(last:) may walk", low=1, high=1_000_000

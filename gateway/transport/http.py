@@ -39,6 +39,7 @@ from gateway.errors import GatewayError, PersistedQueryError, QueryTimeout
 from gateway.observe.telemetry import RequestRecord, Telemetry, current_stats
 from gateway.observe.tracing import Tracing
 from gateway.reads.context import Context
+from gateway.transport.caching import cache_persisted_get
 from gateway.transport.inflight import InFlight
 from gateway.transport.requests import (
     GRAPHQL_RESPONSE,
@@ -161,7 +162,9 @@ class GraphQLHTTP:
             principal = await self.authenticator.authenticate(HTTPConnection(scope))
             params = await read_params(scope, receive, headers, self.settings.max_body_bytes)
             record.operation_name = params.operation_name
-            resolution = self.persisted.resolve(params.query, params.extensions)
+            resolution = self.persisted.resolve(
+                params.query, params.extensions, params.document_id
+            )
         except GatewayError as exc:
             status = exc.http_status
             headers = self._auth_headers(exc)
@@ -193,7 +196,17 @@ class GraphQLHTTP:
         finally:
             record.workspaces = sorted(ctx.workspace_ids)
             ctx.close()
-        return self._respond(status, body, media, record, extra)
+        answer = self._respond(status, body, media, record, extra)
+        if method == "GET" and resolution.result == "hit":
+            answer = cache_persisted_get(
+                *answer,
+                cacheable="errors" not in body,
+                if_none_match=headers.get("if-none-match"),
+                private=self.settings.auth_mode != "none",
+                max_age=self.settings.persisted_get_max_age,
+            )
+            record.status = answer[0]
+        return answer
 
     async def _execute(
         self,
