@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from typing import Any, Final
+from typing import Final
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -41,6 +41,7 @@ from gateway.settings import ConfigError, Settings
 from gateway.transport import routes
 from gateway.transport.graphiql import GraphiQL, demo_headers
 from gateway.transport.http import GraphQLHTTP
+from gateway.transport.origins import cors_options
 from gateway.transport.ws.connection import WebSocketEndpoint
 from gateway.writes.capability_source import ToolCapabilitySource
 from gateway.writes.deferred import DEVIATIONS
@@ -220,19 +221,10 @@ def create_app(settings: Settings) -> Starlette:
     if settings.metrics:
         table.append(Route("/metrics", routes.metrics_endpoint, methods=["GET"]))
     middleware: list[Middleware] = []
-    if settings.cors_origins:
-        middleware.append(Middleware(CORSMiddleware, **_cors(settings)))
+    cors = cors_options(settings)
+    if cors is not None:
+        middleware.append(Middleware(CORSMiddleware, **cors))
     return Gateway(routes=table, middleware=middleware, lifespan=lifespan)
-
-
-def _cors(settings: Settings) -> dict[str, Any]:
-    return {
-        "allow_origins": list(settings.cors_origins),
-        "allow_methods": ["GET", "POST"],
-        "allow_headers": ["authorization", "content-type", "x-request-id"],
-        "expose_headers": ["x-request-id", "retry-after"],
-        "max_age": 600,
-    }
 
 
 def app_from_env() -> Starlette:

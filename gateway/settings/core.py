@@ -194,6 +194,19 @@ class Settings:
     cors_origins: tuple[str, ...] = setting(
         (), "comma-separated origins allowed by CORS; empty: none"
     )
+    cors_allow_headers: tuple[str, ...] = setting(
+        (
+            "authorization",
+            "content-type",
+            "x-request-id",
+            "traceparent",
+            "tracestate",
+            "apollographql-client-name",
+            "apollographql-client-version",
+        ),
+        "request headers a browser may send cross-origin (the CORS preflight's answer); * for any",
+        lower=True,
+    )
     # -- GraphiQL and assets ----------------------------------------------------------------
     graphiql: bool = setting(True, "serve GraphiQL to browsers on GET /graphql")
     assets_dir: Path | None = setting(

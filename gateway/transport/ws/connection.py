@@ -30,6 +30,7 @@ from gateway.live.watcher import Watcher
 from gateway.reads.context import Context
 from gateway.reads.principal import Principal
 from gateway.settings import Settings
+from gateway.transport.origins import allowed_origin
 from gateway.transport.ws import protocol as messages
 from gateway.transport.ws.operation import Operation
 from gateway.transport.ws.protocol import GONE, CloseCode, ProtocolViolation
@@ -111,8 +112,7 @@ class LiveConnection:
     def _origin_allowed(self) -> bool:
         """Browsers send Origin: accept the gateway's own origin and the CORS origins."""
         origin = self.ws.headers.get("origin")
-        allowed = self.settings.cors_origins
-        if origin is None or "*" in allowed or origin in allowed:
+        if origin is None or allowed_origin(self.settings, origin):
             return True
         return urlsplit(origin).netloc == self.ws.headers.get("host")
 
