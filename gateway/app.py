@@ -42,6 +42,7 @@ from gateway.transport import routes
 from gateway.transport.graphiql import GraphiQL, demo_headers
 from gateway.transport.http import GraphQLHTTP
 from gateway.transport.origins import cors_options
+from gateway.transport.streams import HttpStreams
 from gateway.transport.ws.connection import WebSocketEndpoint
 from gateway.writes.capability_source import ToolCapabilitySource
 from gateway.writes.deferred import DEVIATIONS
@@ -174,6 +175,15 @@ async def _open(
     app.state.telemetry = telemetry
     app.state.graphiql_ide = graphiql
     app.state.mcp = link
+    streams = HttpStreams(
+        settings=settings,
+        db=db,
+        documents=documents,
+        watcher=watcher,
+        telemetry=telemetry,
+        capability_source=capability_source,
+        writes=writes,
+    )
     app.state.graphql = GraphQLHTTP(
         settings=settings,
         db=db,
@@ -184,6 +194,7 @@ async def _open(
         persisted=persisted,
         capability_source=capability_source,
         writes=writes,
+        streams=streams,
     )
     app.state.live = WebSocketEndpoint(
         settings=settings,

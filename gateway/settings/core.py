@@ -310,6 +310,13 @@ class Settings:
         low=1,
         high=1_000_000,
     )
+    live_heartbeat_seconds: float = setting(
+        15.0,
+        "seconds a quiet HTTP stream (SSE, multipart) waits before a heartbeat keeps proxies "
+        "from cutting it",
+        low=0.05,
+        high=3600,
+    )
     # -- writes (mutations, MCP write-through) ----------------------------------------------
     mcp_url: str | None = setting(
         None,

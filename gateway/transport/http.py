@@ -6,7 +6,8 @@ client accepts it and ``application/json`` for legacy clients. Errors leave as
 ``{"message", "locations", "path", "extensions": {"code", ...}}``; anything unexpected is masked and
 logged in full with the request id, which the client also gets (``X-Request-ID``). Each request
 is observed by ``gateway.telemetry`` (log line, metrics, span) and may name a persisted query
-(``gateway.persisted``).
+(``gateway.persisted``). A subscription asked for as a stream (``Accept: text/event-stream`` or
+``multipart/mixed``) is handed to ``transport.streams`` once authenticated and read.
 
 ``GraphQLHTTP`` is a plain ASGI app: it reads the scope's headers and the body itself and answers
 with one ``http.response.start`` and one ``http.response.body`` (with ``content-length``), so the
@@ -41,6 +42,7 @@ from gateway.observe.tracing import Tracing
 from gateway.reads.context import Context
 from gateway.transport.caching import cache_persisted_get
 from gateway.transport.inflight import InFlight
+from gateway.transport.operation import OperationRequest
 from gateway.transport.requests import (
     GRAPHQL_RESPONSE,
     JSON,
@@ -51,6 +53,7 @@ from gateway.transport.requests import (
     read_params,
     request_ids,
 )
+from gateway.transport.streams import HttpStreams, Stream, stream_format
 
 log = logging.getLogger("gateway.request")
 
@@ -94,6 +97,7 @@ class GraphQLHTTP:
         telemetry: Telemetry | None = None,
         persisted: PersistedQueries | None = None,
         writes: Any = None,
+        streams: HttpStreams | None = None,
     ) -> None:
         self.settings = settings
         self.db = db
@@ -108,6 +112,7 @@ class GraphQLHTTP:
         self.telemetry = telemetry
         self.persisted = persisted
         self.writes = writes
+        self.streams = streams
         self.admission = InFlight(settings.max_inflight)
         self._ids = request_ids()
 
@@ -132,12 +137,16 @@ class GraphQLHTTP:
         )
         with self.telemetry.request(record, path=scope["path"], headers=headers):
             if not self.admission.try_enter():
-                status, raw, body = self._refuse(accept, record)
+                answer: Answer | Stream = self._refuse(accept, record)
             else:
                 try:
-                    status, raw, body = await self._handle(scope, receive, headers, record)
+                    answer = await self._handle(scope, receive, headers, record)
                 finally:
                     self.admission.leave()
+        if isinstance(answer, Stream):  # a subscription: streamed outside the in-flight slot
+            await answer(receive, send)
+            return
+        status, raw, body = answer
         await send({"type": "http.response.start", "status": status, "headers": raw})
         await send({"type": "http.response.body", "body": body})
 
@@ -150,21 +159,26 @@ class GraphQLHTTP:
 
     async def _handle(
         self, scope: Scope, receive: Receive, headers: Mapping[str, str], record: RequestRecord
-    ) -> Answer:
+    ) -> Answer | Stream:
         method = scope["method"]
         if method not in ("GET", "POST"):
             return self._error(405, "Use GET or POST.", JSON, record, {"Allow": "GET, POST"})
         media = negotiate(headers.get("accept"))
+        streamed = None if self.streams is None else stream_format(headers.get("accept"))
+        only_streams = media is None
         if media is None:
-            message = "Accept application/graphql-response+json or application/json."
-            return self._error(406, message, JSON, record)
+            if streamed is None:
+                message = (
+                    "Accept application/graphql-response+json or application/json (or, for "
+                    "subscriptions, text/event-stream or multipart/mixed)."
+                )
+                return self._error(406, message, JSON, record)
+            media = JSON  # for what is answered before any stream: refusals, bad requests
         try:
             principal = await self.authenticator.authenticate(HTTPConnection(scope))
             params = await read_params(scope, receive, headers, self.settings.max_body_bytes)
             record.operation_name = params.operation_name
-            resolution = self.persisted.resolve(
-                params.query, params.extensions, params.document_id
-            )
+            resolution = self.persisted.resolve(params.query, params.extensions, params.document_id)
         except GatewayError as exc:
             status = exc.http_status
             headers = self._auth_headers(exc)
@@ -180,6 +194,13 @@ class GraphQLHTTP:
             return self._error(exc.status, exc.message, media, record, exc.headers)
         record.persisted = resolution.result
         record.document_id = resolution.document_id
+        if streamed is not None and self.streams is not None:
+            request = OperationRequest(resolution.query, params.variables, params.operation_name)
+            stream = self.streams.open(streamed, principal, request, record)
+            if stream is not None:
+                if resolution.registers:  # it parsed and validated: a subscription
+                    self.persisted.register(resolution)
+                return stream
         ctx = Context(
             settings=self.settings,
             db=self.db,
@@ -196,6 +217,10 @@ class GraphQLHTTP:
         finally:
             record.workspaces = sorted(ctx.workspace_ids)
             ctx.close()
+        if only_streams and streamed is not None and self.streams is not None:
+            record.answered(status, body)
+            extra = {"X-Request-ID": record.request_id, "Vary": "Accept", **extra}
+            return self.streams.single(streamed, status, body, extra)
         answer = self._respond(status, body, media, record, extra)
         if method == "GET" and resolution.result == "hit":
             answer = cache_persisted_get(
@@ -248,7 +273,9 @@ class GraphQLHTTP:
                 "errors": [
                     {
                         "message": "Subscriptions are served over WebSocket at /graphql with "
-                        "the graphql-transport-ws protocol.",
+                        "the graphql-transport-ws protocol, or over HTTP as a stream: send "
+                        "`Accept: text/event-stream` (Server-Sent Events) or "
+                        "`multipart/mixed;subscriptionSpec=1.0`.",
                         "extensions": {"code": codes.BAD_REQUEST},
                     }
                 ]
