@@ -115,3 +115,10 @@ def test_cost_reads_null_as_the_default(variables: dict[str, Any], expected: int
     assert operation is not None
     cost = query_cost(schema, prepared.document, operation, variables, ceiling=10**6, size_cap=500)
     assert cost == 1 + 1 + expected  # workspace, the list, its items
+
+
+def test_date_time_is_specified_by_rfc_3339() -> None:
+    scalar = build_schema()._schema.type_map["DateTime"]
+    assert scalar.specified_by_url == "https://scalars.graphql.org/andimarek/date-time"
+    sdl = (REPO / "schema.graphql").read_text(encoding="utf-8")
+    assert '@specifiedBy(url: "https://scalars.graphql.org/andimarek/date-time")' in sdl

@@ -126,7 +126,9 @@ class Settings:
         5.0, "seconds to wait when opening a database connection", low=0.1, high=120
     )
     max_limit: int = setting(500, "largest value accepted for a limit argument", low=1, high=10_000)
-    max_workspace_ids: int = setting(100, "most ids accepted by workspaces(ids:)", low=1, high=1000)
+    max_workspace_ids: int = setting(
+        100, "most ids accepted by workspaces(ids:) and nodes(ids:)", low=1, high=1000
+    )
     max_body_bytes: int = setting(
         512 * 1024,
         "largest request body accepted, in bytes (413 above)",

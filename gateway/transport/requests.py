@@ -42,6 +42,17 @@ class Params:
     """``documentId``: a persisted document named instead of sent (then ``query`` is empty)."""
 
 
+def quality(parameters: list[str]) -> float:
+    """The ``q`` of one media range of an ``Accept`` header, from its parameters (1 without)."""
+    for f in parameters:
+        if f.startswith("q="):
+            try:
+                return float(f[2:])
+            except ValueError:
+                return 0.0
+    return 1.0
+
+
 def negotiate(accept: str | None) -> str | None:
     """The media type to answer with, or None when the client accepts neither."""
     if not accept:
@@ -50,13 +61,7 @@ def negotiate(accept: str | None) -> str | None:
     for index, part in enumerate(accept.split(",")):
         fields = [f.strip() for f in part.split(";")]
         media = fields[0].lower()
-        q = 1.0
-        for f in fields[1:]:
-            if f.startswith("q="):
-                try:
-                    q = float(f[2:])
-                except ValueError:
-                    q = 0.0
+        q = quality(fields[1:])
         if q <= 0:
             continue
         if media == GRAPHQL_RESPONSE:

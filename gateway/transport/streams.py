@@ -38,6 +38,7 @@ from gateway.reads.principal import Principal
 from gateway.settings import Settings
 from gateway.transport import multipart, sse
 from gateway.transport.operation import Operation, OperationRequest
+from gateway.transport.requests import quality
 
 FORMATS: Final = {sse.MEDIA_TYPE: sse, multipart.MEDIA_TYPE: multipart}
 LAST_WORDS_SECONDS: Final = 1.0
@@ -57,13 +58,7 @@ def stream_format(accept: str | None) -> ModuleType | None:
         found = FORMATS.get(fields[0])
         if found is None:
             continue
-        q = 1.0
-        for f in fields[1:]:
-            if f.startswith("q="):
-                try:
-                    q = float(f[2:])
-                except ValueError:
-                    q = 0.0
+        q = quality(fields[1:])
         if q > 0 and (best is None or (q, -index) > best[:2]):
             best = (q, -index, found)
     return None if best is None else best[2]
