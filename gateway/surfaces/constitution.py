@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final
+from typing import Any, Final
 
 from gateway.db import Executor
 
@@ -71,9 +71,11 @@ def to_hex(value: object) -> str:
 async def fetch_active_revision(db: Executor, workspace_id: str) -> ActiveRevision | None:
     """The active revision, or None for a fresh workspace (not an error)."""
     row = await db.fetchrow("constitution.active", ACTIVE_CONSTITUTION_REVISION, workspace_id)
-    if row is None:
-        return None
-    return ActiveRevision(revision_id=row[0], rules_hash=to_hex(row[1]))
+    return _revision(row)
+
+
+def _revision(row: Any) -> ActiveRevision | None:
+    return None if row is None else ActiveRevision(revision_id=row[0], rules_hash=to_hex(row[1]))
 
 
 async def fetch_revision_detail(
@@ -94,6 +96,4 @@ async def fetch_revision(
     row = await db.fetchrow(
         "constitution.by_id", CONSTITUTION_REVISION_BY_ID, workspace_id, revision_id
     )
-    if row is None:
-        return None
-    return ActiveRevision(revision_id=row[0], rules_hash=to_hex(row[1]))
+    return _revision(row)
