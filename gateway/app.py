@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from typing import Any, Final
+from typing import Final
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -42,6 +42,8 @@ from gateway.transport import routes
 from gateway.transport.graphiql import GraphiQL, demo_headers
 from gateway.transport.hosts import AllowedHosts
 from gateway.transport.http import GraphQLHTTP
+from gateway.transport.origins import cors_options
+from gateway.transport.streams import HttpStreams
 from gateway.transport.ws.connection import WebSocketEndpoint
 from gateway.writes.capability_source import ToolCapabilitySource
 from gateway.writes.deferred import DEVIATIONS
@@ -178,6 +180,15 @@ async def _open(
     app.state.telemetry = telemetry
     app.state.graphiql_ide = graphiql
     app.state.mcp = link
+    streams = HttpStreams(
+        settings=settings,
+        db=db,
+        documents=documents,
+        watcher=watcher,
+        telemetry=telemetry,
+        capability_source=capability_source,
+        writes=writes,
+    )
     app.state.graphql = GraphQLHTTP(
         settings=settings,
         db=db,
@@ -188,6 +199,7 @@ async def _open(
         persisted=persisted,
         capability_source=capability_source,
         writes=writes,
+        streams=streams,
     )
     app.state.live = WebSocketEndpoint(
         settings=settings,
@@ -228,19 +240,10 @@ def create_app(settings: Settings) -> Starlette:
     middleware: list[Middleware] = []
     if settings.hosts is not None:
         middleware.append(Middleware(AllowedHosts, hosts=settings.hosts))
-    if settings.cors_origins:
-        middleware.append(Middleware(CORSMiddleware, **_cors(settings)))
+    cors = cors_options(settings)
+    if cors is not None:
+        middleware.append(Middleware(CORSMiddleware, **cors))
     return Gateway(routes=table, middleware=middleware, lifespan=lifespan)
-
-
-def _cors(settings: Settings) -> dict[str, Any]:
-    return {
-        "allow_origins": list(settings.cors_origins),
-        "allow_methods": ["GET", "POST"],
-        "allow_headers": ["authorization", "content-type", "x-request-id", "kora-read-after"],
-        "expose_headers": ["x-request-id", "retry-after", "kora-read-after"],
-        "max_age": 600,
-    }
 
 
 def app_from_env() -> Starlette:
