@@ -115,11 +115,12 @@ class Gateway:
         log_path: Path,
         workers: int = 1,
         pool_max: int = 10,
+        env: dict[str, str] | None = None,
         python: str = sys.executable,
         cwd: Path = REPO,
-        env: dict[str, str] | None = None,
     ) -> None:
-        """``env``: more settings of the gateway (over the ones here)."""
+        """``env``: more settings of the gateway (over the ones here); ``python`` and ``cwd``:
+        another checkout's (``bench --against``)."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path

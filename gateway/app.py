@@ -43,7 +43,9 @@ from gateway.transport.drain import Drain, draining_on_sigterm
 from gateway.transport.graphiql import GraphiQL, demo_headers
 from gateway.transport.hosts import AllowedHosts
 from gateway.transport.http import GraphQLHTTP
+from gateway.transport.origins import cors_options
 from gateway.transport.proxies import ProxyHeaders, TrustedProxies
+from gateway.transport.streams import HttpStreams
 from gateway.transport.ws.connection import WebSocketEndpoint
 from gateway.writes.capability_source import ToolCapabilitySource
 from gateway.writes.deferred import DEVIATIONS
@@ -188,6 +190,15 @@ async def _open(
     app.state.telemetry = telemetry
     app.state.graphiql_ide = graphiql
     app.state.mcp = link
+    streams = HttpStreams(
+        settings=settings,
+        db=db,
+        documents=documents,
+        watcher=watcher,
+        telemetry=telemetry,
+        capability_source=capability_source,
+        writes=writes,
+    )
     app.state.graphql = GraphQLHTTP(
         settings=settings,
         db=db,
@@ -198,6 +209,7 @@ async def _open(
         persisted=persisted,
         capability_source=capability_source,
         writes=writes,
+        streams=streams,
     )
     app.state.live = live = WebSocketEndpoint(
         settings=settings,
@@ -210,6 +222,7 @@ async def _open(
     drain: Drain = app.state.drain
     # When the drain ends, subscribers are told to reconnect (elsewhere) with `after`.
     drain.on_end(live.close_all)
+    drain.on_end(streams.close_all)
 
 
 def create_app(settings: Settings, *, drain_on_sigterm: bool = False) -> Starlette:
@@ -250,21 +263,12 @@ def create_app(settings: Settings, *, drain_on_sigterm: bool = False) -> Starlet
     middleware = [Middleware(ProxyHeaders, proxies=proxies)]
     if settings.hosts is not None:
         middleware.append(Middleware(AllowedHosts, hosts=settings.hosts))
-    if settings.cors_origins:
-        middleware.append(Middleware(CORSMiddleware, **_cors(settings)))
+    cors = cors_options(settings)
+    if cors is not None:
+        middleware.append(Middleware(CORSMiddleware, **cors))
     app = Gateway(drain=drain, routes=table, middleware=middleware, lifespan=lifespan)
     app.state.drain = drain
     return app
-
-
-def _cors(settings: Settings) -> dict[str, Any]:
-    return {
-        "allow_origins": list(settings.cors_origins),
-        "allow_methods": ["GET", "POST"],
-        "allow_headers": ["authorization", "content-type", "x-request-id", "kora-read-after"],
-        "expose_headers": ["x-request-id", "retry-after", "kora-read-after"],
-        "max_age": 600,
-    }
 
 
 def app_from_env() -> Starlette:

@@ -41,6 +41,7 @@ class Code(StrEnum):
     DATABASE_UNAVAILABLE = "DATABASE_UNAVAILABLE"
     OVERLOADED = "OVERLOADED"
     TIMEOUT = "TIMEOUT"
+    SLOW_CONSUMER = "SLOW_CONSUMER"
     INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
 
 
@@ -199,6 +200,14 @@ _ENTRIES: Final = (
         "GATEWAY_REQUEST_TIMEOUT; HTTP 504). Writes are never cut midway.",
         True,
         "Retry once after a pause; if it times out again, ask for less.",
+    ),
+    Entry(
+        Code.SLOW_CONSUMER,
+        "A subscription's HTTP stream fell more than GATEWAY_LIVE_QUEUE_SIZE events behind its "
+        "reader: the stream ends.",
+        False,
+        "Read faster, then subscribe again with `after` set to the last cursor received: "
+        "nothing is lost.",
     ),
     Entry(
         Code.INTERNAL_SERVER_ERROR,

@@ -21,7 +21,8 @@ DEMO_BANNER = """
   curl      curl -s {url}/graphql -H 'content-type: application/json' \\
               -d '{{"query": "{{ workspace(id: \\"org_2fXkKoraDemo01\\") {{ displayName }} }}"}}'
 
-  DEMO MODE: no authentication, demo data, introspection on. Ctrl-C stops.
+  DEMO MODE: no authentication, demo data, introspection on, and browser apps on
+  http://localhost:<any port> and http://127.0.0.1:<any port> allowed (CORS). Ctrl-C stops.
 """
 MISSING_ASSETS = """  GraphiQL's files are missing: run `gateway fetch-assets` (no restart needed).
 """

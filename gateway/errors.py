@@ -8,6 +8,7 @@
     ├── Overloaded                    OVERLOADED               503 + Retry-After
     ├── QueryTimeout                  TIMEOUT                  504
     ├── InternalError                 INTERNAL_SERVER_ERROR    500 (message masked)
+    ├── SlowConsumer                  SLOW_CONSUMER            (ends an HTTP stream)
     └── PersistedQueryError           BAD_REQUEST              400 (graphql-response+json / json)
         ├── PersistedQueryNotFound    PERSISTED_QUERY_NOT_FOUND         404 / 200
         ├── PersistedQueryNotSupported PERSISTED_QUERY_NOT_SUPPORTED    400 / 200
@@ -124,3 +125,9 @@ class PersistedQueryNotAllowed(PersistedQueryError):
 
 class PersistedQueryHashMismatch(PersistedQueryError):
     code = PERSISTED_QUERY_HASH_MISMATCH
+
+
+class SlowConsumer(GatewayError):
+    """An HTTP stream's reader fell too far behind: the stream ends; resume with ``after``."""
+
+    code = Code.SLOW_CONSUMER

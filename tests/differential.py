@@ -20,9 +20,11 @@ from graphql import (
     GraphQLArgument,
     GraphQLField,
     GraphQLInputType,
+    GraphQLInterfaceType,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLSchema,
+    GraphQLUnionType,
     get_named_type,
     get_nullable_type,
     is_leaf_type,
@@ -143,10 +145,33 @@ def _field(
     body = name + (f"({', '.join(arguments)})" if arguments else "")
     body += draw(_directives(doc))
     named = get_named_type(definition.type)
-    if not is_leaf_type(named):
-        assert isinstance(named, GraphQLObjectType)
+    if isinstance(named, GraphQLObjectType):
         body += f" {{ {draw(_selection(schema, pools, doc, named, depth + 1))} }}"
+    elif not is_leaf_type(named):  # an interface or a union: fragments on its possible types
+        assert isinstance(named, GraphQLInterfaceType | GraphQLUnionType)
+        body += f" {{ {draw(_abstract(schema, pools, doc, named, depth + 1))} }}"
     return body
+
+
+@st.composite
+def _abstract(
+    draw: st.DrawFn,
+    schema: GraphQLSchema,
+    pools: Pools,
+    doc: _Doc,
+    parent: GraphQLInterfaceType | GraphQLUnionType,
+    depth: int,
+) -> str:
+    """``__typename``, the interface's own fields, and fragments on some possible types."""
+    parts = ["__typename"]
+    if isinstance(parent, GraphQLInterfaceType) and draw(st.booleans()):
+        parts += sorted(n for n, f in parent.fields.items() if is_leaf_type(get_named_type(f.type)))
+    possible = sorted(schema.get_possible_types(parent), key=lambda t: t.name)
+    for target in draw(st.lists(st.sampled_from(possible), max_size=2, unique=True)):
+        parts.append(
+            f"... on {target.name} {{ {draw(_selection(schema, pools, doc, target, depth))} }}"
+        )
+    return " ".join(parts)
 
 
 @st.composite

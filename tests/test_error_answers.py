@@ -165,7 +165,9 @@ async def test_every_code_is_answered_as_the_catalogue_says(
     await _an_unexpected_error(seen, make_settings, monkeypatch)
     await _a_database_that_is_not_there(seen, make_settings)
     await _a_database_that_never_answers(seen, make_settings)
-    assert set(seen) == {code.value for code in Code}
+    # SLOW_CONSUMER ends an HTTP stream whose reader fell behind: provoked (with its retryable)
+    # in tests/test_http_streams.py, where a reader can be made slow.
+    assert set(seen) | {Code.SLOW_CONSUMER.value} == {code.value for code in Code}
     for code, answer in seen.items():
         entry = CATALOGUE[Code(code)]
         extensions = answer.errors[0]["extensions"]

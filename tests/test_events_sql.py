@@ -58,7 +58,7 @@ async def boundary_workspace(admin_conn: asyncpg.Connection) -> AsyncIterator[st
 
 async def given(conn: asyncpg.Connection, workspace: str, limit: int) -> list[ChainEventRow]:
     rows = await conn.fetch(events.RECENT_CHAIN_EVENTS, workspace, limit)
-    return [ChainEventRow(r[0], r[1], r[2], truncate_payload(r[3])) for r in rows]
+    return [ChainEventRow(r[0], r[1], r[2], truncate_payload(r[3]), workspace) for r in rows]
 
 
 WORKSPACES = (DEMO_WS, ATLAS_WS, BOREAL_WS, FRESH_WS, "org_unknown")

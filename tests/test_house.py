@@ -31,7 +31,6 @@ def _modules() -> list[Path]:
 
 
 def test_no_two_modules_or_classes_share_a_name() -> None:
-    # Python names these itself: a package, and its entry point (`python -m package`).
     modules = Counter(p.stem for p in _modules() if p.stem not in ("__init__", "__main__"))
     assert [name for name, n in modules.items() if n > 1] == []
     classes: Counter[str] = Counter()

@@ -53,8 +53,15 @@ async def test_one_statement_per_tick_however_many_subscribers(
     stats = RequestStats()
     token = current_stats.set(stats)
     try:
-        crowd = [await watcher.add(str(busy.tenant_id), None, never_overflows) for _ in range(50)]
-        alone = await watcher.add(str(quiet.tenant_id), None, never_overflows)
+        crowd = [
+            await watcher.add(
+                str(busy.tenant_id), None, never_overflows, workspace_id=busy.workspace_id
+            )
+            for _ in range(50)
+        ]
+        alone = await watcher.add(
+            str(quiet.tenant_id), None, never_overflows, workspace_id=quiet.workspace_id
+        )
         assert stats.statements == ["live.head", "live.head"]  # one per workspace, not per feed
         assert (watcher.watched, watcher.subscriptions) == (2, 51)
         busy_events = [(await emit(writer_conn, busy.tenant_id)).event_id for _ in range(3)]
@@ -90,7 +97,9 @@ async def test_a_backlog_reaches_a_subscriber_that_keeps_up(
     await watcher.start()
     try:
         own = await workspaces("backlog")
-        feed = await watcher.add(str(own.tenant_id), None, never_overflows)
+        feed = await watcher.add(
+            str(own.tenant_id), None, never_overflows, workspace_id=own.workspace_id
+        )
         await seed(writer_conn, own.tenant_id, 3000, ["kora.bulk"])
         received = 0
         while received < 3000:

@@ -1,8 +1,9 @@
 """Graceful shutdown of a real `gateway serve`: SIGTERM during load drains first (the process
-serves on, /readyz says `draining`, answers carry `Connection: close`, subscribers get 1012 at
-the end), then stops accepting, finishes what is in flight, closes the pool and exits 0. Without
-a drain period it stops accepting at once. (That it also stops the embedded PostgreSQL it
-started is tested with several workers, in test_workers.py.)"""
+serves on, /readyz says `draining`, answers carry `Connection: close`; at the end WebSocket
+subscribers get 1012 and HTTP streams end with the reason), then stops accepting, finishes what
+is in flight, closes the pool and exits 0. Without a drain period it stops accepting at once.
+(That it also stops the embedded PostgreSQL it started is tested with several workers, in
+test_workers.py.)"""
 
 from __future__ import annotations
 
@@ -10,14 +11,16 @@ import asyncio
 import signal
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 from gateway.dev.embedded import EmbeddedPostgres
 from tests.faults import eventually, gateway_backends, gateway_server, locked, waiting_on_locks
 from tests.load import Load, send
+from tests.stream_support import MULTIPART, StreamReader, open_stream
 from tests.support import DEMO_WS, ServerProcess
-from tests.ws_support import ws_client, ws_url
+from tests.ws_support import EVENTS_SUBSCRIPTION, ws_client, ws_url
 
 POLICIES = '{ workspace(id: "%s") { policies { name } } }' % DEMO_WS
 IN_FLIGHT_MARGIN_S = 0.05
@@ -119,12 +122,16 @@ async def test_sigterm_drains_then_no_request_sent_before_the_drain_ended_fails(
         },
     )
     try:
+        feed = {"ws": DEMO_WS}
         async with (
             httpx.AsyncClient(base_url=server.url, timeout=20) as slow_client,
             ws_client(ws_url(server)) as subscriber,
+            open_stream(server.url, EVENTS_SUBSCRIPTION, feed) as sse,
+            open_stream(server.url, EVENTS_SUBSCRIPTION, feed, accept=MULTIPART) as parts,
         ):
             assert (await subscriber.init())["type"] == "connection_ack"
             await subscriber.subscribe("feed", ws=DEMO_WS)
+            assert sse.response.status_code == parts.response.status_code == 200
             async with Load(server.url, concurrency=16, queries=NO_POLICIES) as load:
                 await eventually(lambda: _count(load, 50), within=15)
                 async with locked(fault_pg.admin_dsn, "kronicle.policy_registry"):
@@ -137,6 +144,8 @@ async def test_sigterm_drains_then_no_request_sent_before_the_drain_ended_fails(
                     probes = await _probe_until(server, sigterm_at + DRAIN_S - 0.4)
                     close = await subscriber.closed_with(within=DRAIN_S + 5)
                     drain_ended = time.monotonic()
+                    sse_end = await _sse_last_words(sse)
+                    parts_end = await _multipart_last_words(parts)
                     await asyncio.sleep(0.5)
                     refused = await _connect_refused(server.url)
                     await load.stop()
@@ -155,6 +164,10 @@ async def test_sigterm_drains_then_no_request_sent_before_the_drain_ended_fails(
         assert answer.headers["connection"] == "close"
     # Then subscribers are told to reconnect, and the door closes.
     assert close[0] == 1012 and "reconnect" in close[1], close
+    # HTTP streams end with the reason, as a typed error, then their closing.
+    for error in (sse_end, parts_end):
+        assert error["extensions"]["code"] == "OVERLOADED", error
+        assert "subscribe again with `after`" in error["message"]
     assert drain_ended - sigterm_at >= DRAIN_S - 0.2
     assert refused, "still accepting connections after the drain"
     assert slow_outcome.ok, slow_outcome
@@ -169,6 +182,25 @@ async def test_sigterm_drains_then_no_request_sent_before_the_drain_ended_fails(
     log = server.log_text()
     assert "SIGTERM: draining" in log and "Application shutdown complete" in log
     assert await gateway_backends(fault_pg.admin_dsn) == 0
+
+
+async def _sse_last_words(stream: StreamReader) -> dict[str, Any]:
+    while (message := await stream.sse(within=5))[0] == "ping":
+        pass
+    event, data = message
+    assert event == "next" and data["errors"], message
+    assert await stream.sse() == ("complete", None)
+    error: dict[str, Any] = data["errors"][0]
+    return error
+
+
+async def _multipart_last_words(stream: StreamReader) -> dict[str, Any]:
+    while (part := await stream.part(within=5)) == {}:
+        pass  # heartbeats
+    assert part.get("errors"), part
+    assert await stream.part() == "end"
+    error: dict[str, Any] = part["errors"][0]
+    return error
 
 
 async def _probe_until(

@@ -8,17 +8,20 @@ from typing import Annotated
 
 import strawberry
 
+from gateway.api.node import ID_DESCRIPTION, Node
 from gateway.errors import BadUserInput
+from gateway.plans import leaf
 from gateway.reads.context import Context
+from gateway.reads.node_ids import NodeKind, encode_node_id
 from gateway.surfaces.tenants import Tenant
 
 DEFAULT_LAST = 1000
 
 ChainLast = Annotated[
-    int,
+    int | None,
     strawberry.argument(
         description="How many of the newest events to check (all types), 1 to 10,000 "
-        "(default 1000)."
+        "(default 1000; null means the default)."
     ),
 ]
 
@@ -55,7 +58,7 @@ class BrokenLink:
 @strawberry.type(
     description="The result of recomputing the newest links of a workspace's hash chain."
 )
-class ChainIntegrity:
+class ChainIntegrity(Node):
     ok: bool = strawberry.field(description="Every checked event passed both checks.")
     verified: int = strawberry.field(description="How many events were checked.")
     broken_count: int = strawberry.field(description="How many checked events failed.")
@@ -72,13 +75,26 @@ class ChainIntegrity:
         description="The oldest event that failed, with the expected and found hashes; null "
         "when `ok`."
     )
+    workspace_id: strawberry.Private[str]
+    window: strawberry.Private[int]
+
+    @strawberry.field(
+        description=f"{ID_DESCRIPTION} It follows the workspace and the `last` checked: "
+        "refetching it checks the chain again.",
+        metadata=leaf(),
+    )
+    def id(self) -> strawberry.ID:
+        kind = NodeKind.CHAIN_INTEGRITY
+        return strawberry.ID(encode_node_id(kind, self.workspace_id, self.window))
 
 
 def _hex(value: bytes | None) -> str | None:
     return None if value is None else value.hex()
 
 
-async def chain_integrity(ctx: Context, tenant: Tenant, last: int) -> ChainIntegrity:
+async def chain_integrity(ctx: Context, tenant: Tenant, last: int | None) -> ChainIntegrity:
+    if last is None:
+        last = DEFAULT_LAST
     most = ctx.settings.max_chain_check
     if not 1 <= last <= most:
         raise BadUserInput(
@@ -87,6 +103,8 @@ async def chain_integrity(ctx: Context, tenant: Tenant, last: int) -> ChainInteg
     report = await ctx.chain_report(tenant.tenant_id, last)
     broken = report.first_broken
     return ChainIntegrity(
+        workspace_id=tenant.workspace_id,
+        window=last,
         ok=report.ok,
         verified=report.verified,
         broken_count=report.broken,

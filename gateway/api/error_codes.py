@@ -45,6 +45,7 @@ class ErrorCode(Enum):
     DATABASE_UNAVAILABLE = _value(Code.DATABASE_UNAVAILABLE)
     OVERLOADED = _value(Code.OVERLOADED)
     TIMEOUT = _value(Code.TIMEOUT)
+    SLOW_CONSUMER = _value(Code.SLOW_CONSUMER)
     INTERNAL_SERVER_ERROR = _value(Code.INTERNAL_SERVER_ERROR)
 
 
@@ -61,6 +62,13 @@ class ErrorCodeInfo:
     )
     meaning: str = strawberry.field(description="What happened.")
     advice: str = strawberry.field(description="What to do: when to retry, or what to change.")
+
+    @strawberry.field(
+        description="The entry's identity for client caches: its code (an entry never changes "
+        "for the life of a gateway version)."
+    )
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(self.code.value)
 
 
 def error_catalogue() -> list[ErrorCodeInfo]:

@@ -10,13 +10,15 @@ from gateway.api.types import ChainEvent
 from gateway.reads.context import Context
 from gateway.reads.cursors import decode_cursor, encode_cursor
 from gateway.reads.event_types import parse_types
-from gateway.surfaces.history import HistoryKey
+from gateway.surfaces.history import DEFAULT_FIRST, HistoryKey
 from gateway.surfaces.positions import Position
 from gateway.surfaces.tenants import Tenant
 
 HistoryFirst = Annotated[
-    int,
-    strawberry.argument(description="How many events, newest first: 1 to 500 (default 50)."),
+    int | None,
+    strawberry.argument(
+        description="How many events, newest first: 1 to 500 (default 50; null means the default)."
+    ),
 ]
 HistoryAfter = Annotated[
     str | None,
@@ -64,14 +66,17 @@ class ChainEventConnection:
 
 
 async def event_history(
-    ctx: Context, tenant: Tenant, first: int, after: str | None, types: list[str] | None
+    ctx: Context, tenant: Tenant, first: int | None, after: str | None, types: list[str] | None
 ) -> ChainEventConnection:
+    if first is None:
+        first = DEFAULT_FIRST
     ctx.check_limit("first", first)
     key = HistoryKey(
         tenant_id=tenant.tenant_id,
         first=first,
         after=None if after is None else decode_cursor(after),
         types=parse_types(types),
+        workspace_id=tenant.workspace_id,
     )
     page = await ctx.event_history(key)
     edges = [

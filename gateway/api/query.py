@@ -1,5 +1,5 @@
-"""The query root: ``workspace(id:)`` and ``workspaces(ids:)``; ``substrateStatus`` and
-``errorCatalogue``, which hold no workspace data."""
+"""The query root: ``workspace(id:)``, ``workspaces(ids:)``, ``node(id:)`` and ``nodes(ids:)``;
+``substrateStatus`` and ``errorCatalogue``, which hold no workspace data."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ import strawberry
 from graphql import FieldNode
 
 from gateway.api.error_codes import ErrorCodeInfo, error_catalogue
+from gateway.api.node import Node
+from gateway.api.nodes import find_node
 from gateway.api.status import SubstrateStatus, build_status
 from gateway.api.workspace import WORKSPACE_READS, Info, Workspace
 from gateway.errors import BadUserInput
@@ -73,13 +75,7 @@ class Query:
         ],
     ) -> list[Workspace | None]:
         ctx = info.context
-        most = ctx.settings.max_workspace_ids
-        if len(ids) > most:
-            raise BadUserInput(
-                f"`ids` holds {len(ids)} ids; at most {most} are allowed.",
-                argument="ids",
-                max=most,
-            )
+        _check_ids(ctx, ids)
         # Awaitable items: each entry resolves (or fails) on its own, so one forbidden id
         # nulls that entry with its own error instead of the whole list. The tenant rows (with
         # their events when selected) are read in one statement for all; the RLS reads then run
@@ -110,3 +106,44 @@ class Query:
     )
     def error_catalogue(self) -> list[ErrorCodeInfo]:
         return error_catalogue()
+
+    @strawberry.field(
+        description="Any object by its global id (`id`), as Relay, Apollo Client and urql "
+        "refetch it; null when no object has that id. A workspace's id is its Clerk "
+        "organisation id."
+    )
+    async def node(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The object's `id`.")],
+    ) -> Node | None:
+        return await find_node(info.context, str(id))
+
+    @strawberry.field(
+        description="Several objects by their global ids, in the order of `ids`; null for an "
+        "unknown id. At most 100 ids."
+    )
+    def nodes(
+        self,
+        info: Info,
+        ids: Annotated[
+            list[strawberry.ID],
+            strawberry.argument(description="Global ids (`id`), 1 to 100."),
+        ],
+    ) -> list[Node | None]:
+        ctx = info.context
+        _check_ids(ctx, ids)
+        # Awaitable items, as in `workspaces`: each entry answers (or fails) on its own; the
+        # loaders batch the reads of all entries.
+        items: list[Awaitable[Any]] = [find_node(ctx, str(i)) for i in ids]
+        return items  # type: ignore[return-value]
+
+
+def _check_ids(ctx: Context, ids: list[strawberry.ID]) -> None:
+    most = ctx.settings.max_workspace_ids
+    if len(ids) > most:
+        raise BadUserInput(
+            f"`ids` holds {len(ids)} ids; at most {most} are allowed.",
+            argument="ids",
+            max=most,
+        )

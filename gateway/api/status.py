@@ -9,12 +9,14 @@ from typing import Final
 import strawberry
 
 from gateway.api.types import CapabilitySource
+from gateway.plans import leaf
 from gateway.reads.context import Context
 from gateway.writes.deferred import TAG, WRITES
 from gateway.writes.substrate_state import SubstrateState, substrate_state
 from gateway.writes.tool_shapes import Offer
 
 MUTATIONS: Final = {"chain_emit": "emitEvent", "scratchpad_write": "writeScratchpad"}
+STATUS_ID: Final = "substrate-status"
 
 
 @strawberry.enum(
@@ -63,6 +65,12 @@ class WriteTool:
     )
     note: str = strawberry.field(description="The same, in a sentence.")
 
+    @strawberry.field(
+        description="The tool's identity for client caches: its name.", metadata=leaf()
+    )
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(self.name)
+
 
 @strawberry.type(description="A substrate tool the gateway still waits for.")
 class OpenDeviation:
@@ -74,6 +82,12 @@ class OpenDeviation:
     missing_tool: str = strawberry.field(description="The tool it waits for.")
     closes_when: str = strawberry.field(description="What closes the deviation.")
     reason: str = strawberry.field(description="Why it is open now, in a sentence.")
+
+    @strawberry.field(
+        description="The deviation's identity for client caches: its id.", metadata=leaf()
+    )
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(self.deviation_id)
 
 
 @strawberry.type(
@@ -108,6 +122,14 @@ class SubstrateStatus:
         description="How long this process answers retries of a write sent to a tool without "
         "`idempotency_key` (GATEWAY_IDEMPOTENCY_TTL_SECONDS)."
     )
+
+    @strawberry.field(
+        description="The status's identity for client caches: one for the gateway, the newest "
+        "answer replacing the one before.",
+        metadata=leaf(),
+    )
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(STATUS_ID)
 
 
 def _guard(surface: Offer) -> DuplicateGuard:

@@ -25,8 +25,9 @@ async def _as_graphql(rows: AsyncIterator[events.ChainEventRow]) -> AsyncIterato
 
 
 @strawberry.type(
-    description="Live updates, over WebSocket at `/graphql` with the `graphql-transport-ws` "
-    "protocol."
+    description="Live updates at `/graphql`: over WebSocket (`graphql-transport-ws`), or over "
+    "HTTP as Server-Sent Events (`Accept: text/event-stream`) or multipart "
+    "(`multipart/mixed;subscriptionSpec=1.0`)."
 )
 class Subscription:
     @strawberry.subscription(
@@ -58,10 +59,10 @@ class Subscription:
         if ctx.live is None:
             raise BadUserInput(
                 "Subscriptions are served over WebSocket at /graphql with the "
-                "graphql-transport-ws protocol."
+                "graphql-transport-ws protocol, or over HTTP as a stream."
             )
         tenant = await ctx.tenant(workspace)
         if tenant is None:
             raise BadUserInput(f"No workspace has the id {workspace!r}.", argument="workspaceId")
-        feed = await ctx.live.open_feed(tenant.tenant_id, type_filter)
+        feed = await ctx.live.open_feed(tenant.tenant_id, tenant.workspace_id, type_filter)
         return _as_graphql(event_stream(ctx.db, feed, position))

@@ -13,7 +13,10 @@ from typing import Final
 import strawberry
 from strawberry.scalars import JSON
 
+from gateway.api.node import ID_DESCRIPTION, Node
+from gateway.plans import leaf
 from gateway.reads.cursors import encode_cursor
+from gateway.reads.node_ids import NodeKind, encode_node_id
 from gateway.surfaces import capabilities as caps
 from gateway.surfaces import charter, constitution, events, policies, scratchpad
 from gateway.surfaces.positions import Position
@@ -23,7 +26,7 @@ WRITE_POSITION_ATTR: Final = "_consistency_token"
 
 
 @strawberry.type(description="One event of a workspace's witness hash chain (type `kora.*`).")
-class ChainEvent:
+class ChainEvent(Node):
     event_id: strawberry.ID = strawberry.field(description="The event's UUID.")
     event_type: str = strawberry.field(description="Dotted type, e.g. `kora.session.ended`.")
     occurred_at: datetime = strawberry.field(
@@ -41,6 +44,15 @@ class ChainEvent:
     def cursor(self) -> str:
         return encode_cursor(Position.of(self.occurred_at, str(self.event_id)))
 
+    workspace_id: strawberry.Private[str]
+
+    # Served from surface rows too (the same attributes): the resolvers read only attributes.
+    @strawberry.field(description=ID_DESCRIPTION, metadata=leaf())
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(
+            encode_node_id(NodeKind.CHAIN_EVENT, self.workspace_id, str(self.event_id))
+        )
+
     @classmethod
     def from_row(cls, row: events.ChainEventRow) -> ChainEvent:
         return cls(
@@ -48,16 +60,22 @@ class ChainEvent:
             event_type=row.event_type,
             occurred_at=row.occurred_at,
             payload_text=row.payload_text,
+            workspace_id=row.workspace_id,
         )
 
 
 @strawberry.type(description="A revision of the workspace's Constitution.")
-class ConstitutionRevision:
+class ConstitutionRevision(Node):
     revision_id: strawberry.ID = strawberry.field(description="The revision's UUID.")
     rules_hash: str = strawberry.field(
         description="Hash of the revision's rules as lowercase hex, no prefix."
     )
     workspace: strawberry.Private[str]
+
+    @strawberry.field(description=ID_DESCRIPTION, metadata=leaf())
+    def id(self) -> strawberry.ID:
+        kind = NodeKind.CONSTITUTION_REVISION
+        return strawberry.ID(encode_node_id(kind, self.workspace, str(self.revision_id)))
 
     @strawberry.field(description="Position of the revision; the highest one is active.")
     async def revision_number(self, info: strawberry.Info) -> int | None:
@@ -79,7 +97,7 @@ class ConstitutionRevision:
 
 
 @strawberry.type(description="An entry of an agent's scratchpad.")
-class ScratchpadEntry:
+class ScratchpadEntry(Node):
     entry_id: strawberry.ID = strawberry.field(description="The entry's UUID.")
     agent_id: str = strawberry.field(description="The agent that wrote it (`kora` for Kora).")
     kind: str = strawberry.field(
@@ -87,6 +105,13 @@ class ScratchpadEntry:
     )
     content: str = strawberry.field(description="The entry's text.")
     created_at: datetime = strawberry.field(description="When it was written.")
+    workspace_id: strawberry.Private[str]
+
+    # Served from surface rows too (the same attributes): the resolver reads only attributes.
+    @strawberry.field(description=ID_DESCRIPTION, metadata=leaf())
+    def id(self) -> strawberry.ID:
+        kind = NodeKind.SCRATCHPAD_ENTRY
+        return strawberry.ID(encode_node_id(kind, self.workspace_id, str(self.entry_id)))
 
     @strawberry.field(
         description="On the entry a write answers: the primary's WAL position right after the "
@@ -107,20 +132,27 @@ class ScratchpadEntry:
             kind=row.kind,
             content=row.content,
             created_at=row.created_at,
+            workspace_id=row.workspace_id,
         )
 
 
 @strawberry.type(description="A policy of the workspace's policy registry.")
-class Policy:
+class Policy(Node):
     policy_id: strawberry.ID = strawberry.field(description="The policy's id.")
     name: str = strawberry.field(description="Human-readable name; policies are ordered by it.")
     status: str = strawberry.field(description="`active`, `proposed` or `retired`.")
     version: int = strawberry.field(description="The policy's version.")
     body: JSON = strawberry.field(description="The policy's content as JSON.")
     updated_at: datetime = strawberry.field(description="When it last changed.")
+    workspace_id: strawberry.Private[str]
+
+    @strawberry.field(description=ID_DESCRIPTION, metadata=leaf())
+    def id(self) -> strawberry.ID:
+        kind = NodeKind.POLICY
+        return strawberry.ID(encode_node_id(kind, self.workspace_id, str(self.policy_id)))
 
     @classmethod
-    def from_row(cls, row: policies.PolicyRow) -> Policy:
+    def from_row(cls, row: policies.PolicyRow, workspace_id: str) -> Policy:
         return cls(
             policy_id=strawberry.ID(row.policy_id),
             name=row.name,
@@ -128,11 +160,12 @@ class Policy:
             version=row.version,
             body=row.body,
             updated_at=row.updated_at,
+            workspace_id=workspace_id,
         )
 
 
 @strawberry.type(description="Kora's role charter: the highest version for role `kora`.")
-class RoleCharter:
+class RoleCharter(Node):
     role: str = strawberry.field(description="The role, `kora`.")
     version: int = strawberry.field(description="The charter's version.")
     title: str = strawberry.field(description="Short title of the role.")
@@ -140,9 +173,17 @@ class RoleCharter:
     responsibilities: list[str] = strawberry.field(description="What the role does.")
     boundaries: list[str] = strawberry.field(description="What the role must not do.")
     updated_at: datetime = strawberry.field(description="When this version was written.")
+    workspace_id: strawberry.Private[str]
+
+    @strawberry.field(
+        description=f"{ID_DESCRIPTION} Each version of the charter has its own.", metadata=leaf()
+    )
+    def id(self) -> strawberry.ID:
+        kind = NodeKind.ROLE_CHARTER
+        return strawberry.ID(encode_node_id(kind, self.workspace_id, self.version))
 
     @classmethod
-    def from_row(cls, row: charter.CharterRow) -> RoleCharter:
+    def from_row(cls, row: charter.CharterRow, workspace_id: str) -> RoleCharter:
         return cls(
             role=row.role,
             version=row.version,
@@ -151,6 +192,7 @@ class RoleCharter:
             responsibilities=list(row.responsibilities),
             boundaries=list(row.boundaries),
             updated_at=row.updated_at,
+            workspace_id=workspace_id,
         )
 
 
@@ -175,7 +217,7 @@ class Capability:
 
 
 @strawberry.type(description="Kora's row of the actor capability matrix (49 capabilities).")
-class CapabilityRow:
+class CapabilityRow(Node):
     capabilities: list[Capability] = strawberry.field(
         description="Every capability with its group and whether it is granted."
     )
@@ -185,6 +227,14 @@ class CapabilityRow:
     deviation_id: str | None = strawberry.field(
         description="The open deviation while the row comes from the mirror; null otherwise."
     )
+    workspace_id: strawberry.Private[str]
+
+    @strawberry.field(
+        description=f"{ID_DESCRIPTION} The row follows its workspace: one per workspace.",
+        metadata=leaf(),
+    )
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(encode_node_id(NodeKind.CAPABILITY_ROW, self.workspace_id))
 
     @strawberry.field(description="Names of the granted capabilities.")
     def granted(self) -> list[str]:
@@ -195,29 +245,29 @@ class CapabilityRow:
         return [c.name for c in self.capabilities if not c.granted]
 
     @classmethod
-    def of(cls, row: caps.CapabilityMatrixRow) -> CapabilityRow:
-        """``from_row``, made once per row value: the mirror is one value for the process's
-        life, and a row is never changed once made (49 objects less per request)."""
-        made = _CAPABILITY_ROWS.get(id(row))
+    def of(cls, row: caps.CapabilityMatrixRow, workspace_id: str) -> CapabilityRow:
+        """The row of ``workspace_id``; its capabilities are made once per row value (the
+        mirror is one value for the process's life, and a row is never changed once made: 49
+        objects less per request)."""
+        made = _CAPABILITIES.get(id(row))
         if made is None or made[0] is not row:
-            if len(_CAPABILITY_ROWS) >= 8:
-                _CAPABILITY_ROWS.clear()
-            made = _CAPABILITY_ROWS[id(row)] = (row, cls.from_row(row))
-        return made[1]
-
-    @classmethod
-    def from_row(cls, row: caps.CapabilityMatrixRow) -> CapabilityRow:
-        return cls(
-            capabilities=[
+            if len(_CAPABILITIES) >= 8:
+                _CAPABILITIES.clear()
+            capabilities = [
                 Capability(name=c.name, group=c.group, granted=c.granted, description=c.description)
                 for c in row.capabilities
-            ],
+            ]
+            made = _CAPABILITIES[id(row)] = (row, capabilities)
+        return cls(
+            capabilities=made[1],
             granted_count=row.granted_count,
             denied_count=row.denied_count,
             source=CapabilitySource(row.source),
             deviation_id=row.deviation_id,
+            workspace_id=workspace_id,
         )
 
 
-_CAPABILITY_ROWS: dict[int, tuple[caps.CapabilityMatrixRow, CapabilityRow]] = {}
-"""Rows already made, by the identity of the surface row (kept with it, so the id stays its)."""
+_CAPABILITIES: dict[int, tuple[caps.CapabilityMatrixRow, list[Capability]]] = {}
+"""Capabilities already made, by the identity of the surface row (kept with it, so the id stays
+its)."""

@@ -7,7 +7,6 @@ selection prefetches (``prefetch``) are declared on the fields themselves.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Annotated, Any, Final
 
 import strawberry
@@ -23,6 +22,8 @@ from gateway.api.event_history import (
     HistoryFirst,
     event_history,
 )
+from gateway.api.node import Node
+from gateway.api.session import SessionContext
 from gateway.api.types import (
     CapabilityRow,
     ChainEvent,
@@ -39,7 +40,6 @@ from gateway.reads.prompt_block import build_prompt_block
 from gateway.reads.session_context import (
     EVENTS_LIMIT,
     SCRATCHPAD_LIMIT,
-    SessionContextValue,
     assemble_session_context,
 )
 from gateway.surfaces import events as events_surface
@@ -50,20 +50,27 @@ from gateway.surfaces.tenants import Tenant
 Info = strawberry.Info[Context, None]
 
 EventsLimit = Annotated[
-    int,
-    strawberry.argument(description="How many events, newest first: 1 to 500 (default 50)."),
+    int | None,
+    strawberry.argument(
+        description="How many events, newest first: 1 to 500 (default 50; null means the default)."
+    ),
 ]
 ScratchpadLimit = Annotated[
-    int,
-    strawberry.argument(description="How many entries, newest first: 1 to 500 (default 100)."),
+    int | None,
+    strawberry.argument(
+        description="How many entries, newest first: 1 to 500 (default 100; null means the "
+        "default)."
+    ),
 ]
 
 
 async def fetch_events(
-    ctx: Context, tenant: Tenant, limit: int
+    ctx: Context, tenant: Tenant, limit: int | None
 ) -> list[events_surface.ChainEventRow]:
     """``Workspace.events``. The surface rows carry the GraphQL fields under the same names: no
-    per-row copy."""
+    per-row copy. A null limit is the default."""
+    if limit is None:
+        limit = events_surface.DEFAULT_LIMIT
     ctx.check_limit("limit", limit)
     return await ctx.events(tenant.workspace_id, limit)
 
@@ -106,67 +113,15 @@ PROMPT_ROWS: Final = SESSION_ROWS + DEFAULT_LIST_SIZE
 
 
 @strawberry.type(
-    description="The six load-bearing reads of a workspace, fetched concurrently and immutable "
-    "once assembled: what an agent loads at the start of a session."
-)
-class SessionContext:
-    workspace_id: strawberry.ID = strawberry.field(description="The workspace (Clerk org id).")
-    assembled_at: datetime = strawberry.field(description="When the reads were assembled.")
-    role_charter: RoleCharter | None = strawberry.field(description="Kora's role charter.")
-    capability_row: CapabilityRow = strawberry.field(description="Kora's capability row.")
-    # The three lists hold the surface rows themselves (their attributes carry the GraphQL
-    # fields under the same names): no per-row copy into a Strawberry object.
-    own_scratchpad: list[scratchpad_surface.ScratchpadRow] = strawberry.field(
-        graphql_type=list[ScratchpadEntry],
-        description="Kora's own scratchpad, newest first (100 entries at most).",
-        metadata=cost(size=SCRATCHPAD_LIMIT),
-    )
-    cross_agent_scratchpad: list[scratchpad_surface.ScratchpadRow] = strawberry.field(
-        graphql_type=list[ScratchpadEntry],
-        description="Every other agent's scratchpad entries, newest first (100 at most).",
-        metadata=cost(size=SCRATCHPAD_LIMIT),
-    )
-    recent_chain_events: list[events_surface.ChainEventRow] = strawberry.field(
-        graphql_type=list[ChainEvent],
-        description="The latest `kora.*` chain events, newest first (50 at most).",
-        metadata=cost(size=EVENTS_LIMIT),
-    )
-    active_constitution_revision_id: strawberry.ID | None = strawberry.field(
-        description="The active Constitution revision; null on a fresh workspace."
-    )
-    active_constitution_rules_hash: str | None = strawberry.field(
-        description="Its rules hash as lowercase hex; null on a fresh workspace."
-    )
-
-    @classmethod
-    def from_value(cls, value: SessionContextValue) -> SessionContext:
-        charter = value.role_charter
-        return cls(
-            workspace_id=strawberry.ID(value.workspace_id),
-            assembled_at=value.assembled_at,
-            role_charter=None if charter is None else RoleCharter.from_row(charter),
-            capability_row=CapabilityRow.of(value.capability_matrix_row),
-            own_scratchpad=list(value.own_scratchpad),
-            cross_agent_scratchpad=list(value.cross_agent_scratchpad),
-            recent_chain_events=list(value.recent_chain_events),
-            active_constitution_revision_id=(
-                None
-                if value.active_constitution_revision_id is None
-                else strawberry.ID(value.active_constitution_revision_id)
-            ),
-            active_constitution_rules_hash=value.active_constitution_rules_hash,
-        )
-
-
-@strawberry.type(
     description="A workspace of the agent platform (a Clerk organisation) and Kora's working "
     "memory in it."
 )
-class Workspace:
+class Workspace(Node):
     tenant: strawberry.Private[Tenant]
 
     @strawberry.field(
-        description="The workspace id: the Clerk organisation id, e.g. `org_2fXk…`.",
+        description="The workspace id: the Clerk organisation id, e.g. `org_2fXk…`; also its "
+        "global id (`node(id:)`).",
         metadata=leaf(),
     )
     def id(self) -> strawberry.ID:
@@ -233,22 +188,25 @@ class Workspace:
 
     @strawberry.field(description="Kora's row of the actor capability matrix.")
     async def capability_row(self, info: Info) -> CapabilityRow:
-        return CapabilityRow.of(await info.context.capability_row(self.tenant.workspace_id))
+        ws = self.tenant.workspace_id
+        return CapabilityRow.of(await info.context.capability_row(ws), ws)
 
     @strawberry.field(
         description="Kora's role charter (its highest version); null if none.",
         metadata=prefetch.prefetch(Read("charter")),
     )
     async def role_charter(self, info: Info) -> RoleCharter | None:
-        row = await info.context.role_charter(self.tenant.workspace_id)
-        return None if row is None else RoleCharter.from_row(row)
+        ws = self.tenant.workspace_id
+        row = await info.context.role_charter(ws)
+        return None if row is None else RoleCharter.from_row(row, ws)
 
     @strawberry.field(
         description="The active policies, ordered by name.",
         metadata=prefetch.prefetch(Read("policies")),
     )
     async def policies(self, info: Info) -> list[Policy]:
-        return [Policy.from_row(p) for p in await info.context.policies(self.tenant.workspace_id)]
+        ws = self.tenant.workspace_id
+        return [Policy.from_row(p, ws) for p in await info.context.policies(ws)]
 
     @strawberry.field(
         graphql_type=list[ScratchpadEntry],
@@ -259,7 +217,7 @@ class Workspace:
         self, info: Info, limit: ScratchpadLimit = scratchpad_surface.DEFAULT_LIMIT
     ) -> list[scratchpad_surface.ScratchpadRow]:
         # The surface rows carry the GraphQL fields under the same names: no per-row copy.
-        info.context.check_limit("limit", limit)
+        limit = info.context.check_limit("limit", _or_default(limit))
         return await info.context.own_scratchpad(self.tenant.workspace_id, limit)
 
     @strawberry.field(
@@ -271,7 +229,7 @@ class Workspace:
         self, info: Info, limit: ScratchpadLimit = scratchpad_surface.DEFAULT_LIMIT
     ) -> list[scratchpad_surface.ScratchpadRow]:
         # The surface rows carry the GraphQL fields under the same names: no per-row copy.
-        info.context.check_limit("limit", limit)
+        limit = info.context.check_limit("limit", _or_default(limit))
         return await info.context.cross_agent_scratchpad(self.tenant.workspace_id, limit)
 
     @strawberry.field(
@@ -285,6 +243,10 @@ class Workspace:
         value = await assemble_session_context(info.context, ws)
         policies = await info.context.policies(ws)
         return build_prompt_block(value, policies)
+
+
+def _or_default(limit: int | None) -> int:
+    return scratchpad_surface.DEFAULT_LIMIT if limit is None else limit
 
 
 def _declared_reads() -> dict[str, prefetch.FieldReads]:

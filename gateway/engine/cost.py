@@ -5,11 +5,13 @@ Cost depends on variables only where a list field's arguments name one (``first:
 computes it per request otherwise. Fragment spreads are expanded, memoised per fragment.
 
 Every field costs 1; a field returning a list multiplies its sub-selection's cost by its size:
-the `limit`/`first` argument (or its default), the number of `ids`, else ``DEFAULT_LIST_SIZE``,
-capped at the largest size a field accepts. Nested lists multiply. A field whose work grows
-with something else declares it (``plans.cost``): the rows it reads whatever is selected (a
-chain check reads and hashes ``last`` events, a session context its six reads) are added, and a
-connection sizes the lists of its selection (``eventHistory(first:)``'s ``edges``).
+the `limit`/`first` argument (or its default, also when given null), the number of `ids`, else
+``DEFAULT_LIST_SIZE``, capped at the largest size a field accepts. Nested lists multiply. A field
+whose work grows with something else declares it (``plans.cost``): the rows it reads whatever is
+selected (a chain check reads and hashes ``last`` events, a session context its six reads) are
+added, and a connection sizes the lists of its selection (``eventHistory(first:)``'s ``edges``).
+Fields selected on an interface (``node { ... on Workspace { … } }``) cost like the same fields
+on an object.
 """
 
 from __future__ import annotations
@@ -24,11 +26,13 @@ from graphql import (
     FragmentSpreadNode,
     GraphQLError,
     GraphQLField,
+    GraphQLInterfaceType,
     GraphQLList,
     GraphQLNamedType,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLSchema,
+    GraphQLUnionType,
     InlineFragmentNode,
     ListValueNode,
     ObjectValueNode,
@@ -91,7 +95,9 @@ class _Coster:
     ) -> int:
         """The cost of a selection set; ``list_size``: the size of the lists directly in it
         when they have no size argument (declared by the connection holding them)."""
-        if selection_set is None or not isinstance(parent, GraphQLObjectType):
+        if selection_set is None or not isinstance(
+            parent, GraphQLObjectType | GraphQLInterfaceType | GraphQLUnionType
+        ):
             return 0
         total = 0
         for sel in selection_set.selections:
@@ -107,11 +113,11 @@ class _Coster:
                 return total
         return total
 
-    def _field(self, parent: GraphQLObjectType, node: FieldNode, list_size: int | None) -> int:
+    def _field(self, parent: GraphQLNamedType, node: FieldNode, list_size: int | None) -> int:
         name = node.name.value
         if name.startswith("__"):
             return 0
-        field = parent.fields.get(name)
+        field = getattr(parent, "fields", {}).get(name)  # a union's selections hold no field
         if field is None:
             return 1
         declared = cost_of(field)
@@ -125,8 +131,11 @@ class _Coster:
         if declared is not None and inner is not None:
             size = inner
         for arg in SIZE_ARGUMENTS:
-            if isinstance(args.get(arg), int):
-                size = max(0, args[arg])
+            value = args.get(arg)
+            if value is None and arg in args and arg in field.args:
+                value = field.args[arg].default_value  # null: the field reads its default
+            if isinstance(value, int):
+                size = max(0, value)
                 break
         else:
             if isinstance(args.get("ids"), list):

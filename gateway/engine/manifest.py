@@ -2,7 +2,8 @@
 
 A manifest is read from ``GATEWAY_PERSISTED_QUERIES_FILE``, which may be:
 
-- a JSON object mapping each document's sha256 (lowercase hex) to its text — what
+- a JSON object mapping each document's sha256 (lowercase hex, optionally prefixed
+  ``sha256:`` as in the GraphQL-over-HTTP persisted documents format) to its text — what
   ``gateway persisted-manifest`` writes, and the ``persisted-documents.json`` of GraphQL Code
   Generator's client preset;
 - an Apollo persisted query manifest (``{"format": "apollo-persisted-query-manifest",
@@ -28,6 +29,8 @@ from gateway.engine.documents import document_id as sha256
 from gateway.settings import ConfigError
 
 SOURCE: Final = "GATEWAY_PERSISTED_QUERIES_FILE"
+PREFIX: Final = "sha256:"
+"""The prefix of a document id in the GraphQL-over-HTTP persisted documents format."""
 _HASH: Final = re.compile(r"^[0-9a-f]{64}$")
 _SUFFIXES: Final = (".graphql", ".gql")
 
@@ -77,7 +80,7 @@ def _from_json(path: Path) -> dict[str, tuple[str, str]]:
     for key, body in pairs:
         if not isinstance(key, str) or not isinstance(body, str):
             raise ConfigError(f"{SOURCE}: {path}: ids and documents must be strings")
-        digest = key.lower()
+        digest = key.lower().removeprefix(PREFIX)
         if not _HASH.match(digest):
             raise ConfigError(f"{SOURCE}: {path}: {key!r} is not a sha256 in hex")
         if sha256(body) != digest:

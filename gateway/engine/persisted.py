@@ -12,6 +12,10 @@
 - ``off``: a request carrying ``persistedQuery`` answers ``PERSISTED_QUERY_NOT_SUPPORTED`` (APQ
   clients then stop sending hashes).
 
+Besides APQ's ``extensions.persistedQuery``, a request may name a document as the GraphQL-over-HTTP
+persisted documents format does, ``{"documentId": "sha256:<hex>"}`` (POST or GET), and hashes
+may carry that ``sha256:`` prefix anywhere.
+
 The store lives in the process: with several processes each registers a document on its own
 first miss, which the APQ round trip handles (one extra request per process and document).
 """
@@ -69,10 +73,22 @@ def _requested_hash(extensions: Mapping[str, Any] | None) -> str | None:
             "Unsupported persisted query version: send `extensions.persistedQuery.version: 1`."
         )
     digest = pq.get("sha256Hash")
+    if isinstance(digest, str):
+        digest = digest.removeprefix(manifest.PREFIX)
     if not isinstance(digest, str) or not _HASH.match(digest):
         raise PersistedQueryError(
             "`extensions.persistedQuery.sha256Hash` must be the sha256 of the document "
             "as 64 hexadecimal digits."
+        )
+    return digest.lower()
+
+
+def _document_hash(document_id: str) -> str:
+    digest = document_id.removeprefix(manifest.PREFIX)
+    if not _HASH.match(digest):
+        raise PersistedQueryError(
+            "`documentId` must be `sha256:` followed by the sha256 of the document as 64 "
+            "hexadecimal digits."
         )
     return digest.lower()
 
@@ -103,9 +119,18 @@ class PersistedQueries:
             self._store.move_to_end(digest)
         return text
 
-    def resolve(self, query: str, extensions: Mapping[str, Any] | None) -> Resolution:
-        """The document to run; raises a ``PersistedQueryError`` the client can act on."""
-        digest = _requested_hash(extensions)
+    def resolve(
+        self,
+        query: str,
+        extensions: Mapping[str, Any] | None,
+        named: str | None = None,
+    ) -> Resolution:
+        """The document to run; raises a ``PersistedQueryError`` the client can act on.
+        ``named`` is a request's ``documentId`` (then it carries no query)."""
+        if named is not None:
+            digest: str | None = _document_hash(named)
+        else:
+            digest = _requested_hash(extensions)
         if digest is None:
             if self.mode != "allowlist":
                 return Resolution(query, None, None)

@@ -1,4 +1,4 @@
-"""What a live operation needs from its WebSocket: the watcher, and a way to drop a slow reader."""
+"""What a live operation needs from its connection: the watcher, and a way to drop a slow reader."""
 
 from __future__ import annotations
 
@@ -11,14 +11,14 @@ from gateway.surfaces.positions import TypeFilter
 
 @dataclass(eq=False)
 class LiveFeeds:
-    """One operation on one WebSocket. Its feeds end with the operation, however it ends."""
+    """One live operation (WebSocket or HTTP stream). Its feeds end with it, however it ends."""
 
     watcher: Watcher
     on_overflow: Callable[[], None]
     feeds: list[Feed] = field(default_factory=list)
 
-    async def open_feed(self, tenant_id: str, types: TypeFilter | None) -> Feed:
-        feed = await self.watcher.add(tenant_id, types, self.on_overflow)
+    async def open_feed(self, tenant_id: str, workspace_id: str, types: TypeFilter | None) -> Feed:
+        feed = await self.watcher.add(tenant_id, types, self.on_overflow, workspace_id=workspace_id)
         self.feeds.append(feed)
         return feed
 

@@ -29,6 +29,7 @@ async def event_stream(
             page = await fetch_events_between(
                 db.pooled,
                 feed.tenant_id,
+                feed.workspace_id,
                 last or after,
                 feed.start,
                 feed.types,

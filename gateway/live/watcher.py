@@ -47,6 +47,7 @@ class Feed:
     """One subscriber's share of a workspace's new events."""
 
     tenant_id: str
+    workspace_id: str
     types: TypeFilter | None
     start: Position | None
     """Every event after this position (None: every event) reaches the feed."""
@@ -79,6 +80,7 @@ class Feed:
 @dataclass(eq=False)
 class _Watch:
     tenant_id: str
+    workspace_id: str
     position: Position | None
     feeds: set[Feed] = field(default_factory=set)
 
@@ -128,9 +130,15 @@ class Watcher:
         self.subscriptions = 0
 
     async def add(
-        self, tenant_id: str, types: TypeFilter | None, on_overflow: Callable[[], None]
+        self,
+        tenant_id: str,
+        types: TypeFilter | None,
+        on_overflow: Callable[[], None],
+        *,
+        workspace_id: str,
     ) -> Feed:
-        """A new feed of a workspace; it receives every event appended after this call."""
+        """A new feed of a workspace (``tenant_id``, the tenant of ``workspace_id``); it receives
+        every event appended after this call."""
         most = self._settings.live_max_subscriptions
         async with self._lock:
             if self.subscriptions >= most:
@@ -141,10 +149,12 @@ class Watcher:
                 )
             watch = self._watches.get(tenant_id)
             if watch is None:
-                watch = _Watch(tenant_id, await fetch_head(self._db.pooled, tenant_id))
+                head = await fetch_head(self._db.pooled, tenant_id)
+                watch = _Watch(tenant_id, workspace_id, head)
                 self._watches[tenant_id] = watch
             feed = Feed(
                 tenant_id=tenant_id,
+                workspace_id=workspace_id,
                 types=types,
                 start=watch.position,
                 queue=asyncio.Queue(maxsize=self._settings.live_queue_size),
@@ -177,7 +187,9 @@ class Watcher:
                 1, min(EVENTS_PER_TENANT_PER_TICK, self._settings.live_queue_size // 2)
             )
             batches = await fetch_new_events(
-                self._db.pooled, [(w.tenant_id, w.position) for w in watches], per_tenant=per_tenant
+                self._db.pooled,
+                [(w.tenant_id, w.workspace_id, w.position) for w in watches],
+                per_tenant=per_tenant,
             )
             self.ticks += 1
             more = False

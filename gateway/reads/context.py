@@ -18,7 +18,9 @@ from gateway.reads.principal import Principal
 from gateway.settings import Settings
 from gateway.surfaces import capabilities, charter, events, policies, scratchpad
 from gateway.surfaces.constitution import ActiveRevision, RevisionDetail
+from gateway.surfaces.events import ChainEventRow
 from gateway.surfaces.history import HistoryKey, HistoryPage
+from gateway.surfaces.policies import PolicyRow
 from gateway.surfaces.tenants import Tenant
 from gateway.writes.service import WriteService
 
@@ -168,6 +170,35 @@ class Context:
     ) -> list[scratchpad.ScratchpadRow]:
         result: list[scratchpad.ScratchpadRow] = await self._rls(
             workspace_id, "cross_scratchpad", limit
+        )
+        return result
+
+    # -- reads by id (``node(id:)``; the caller has authorized the workspace) -------------------
+
+    async def event_by_id(self, workspace_id: str, event_id: str) -> ChainEventRow | None:
+        return await shared(self.loaders.events_by_id.load((workspace_id, event_id)))
+
+    async def revision(self, workspace_id: str, revision_id: str) -> ActiveRevision | None:
+        result: ActiveRevision | None = await self._rls(
+            workspace_id, "constitution_by_id", revision_id
+        )
+        return result
+
+    async def scratchpad_entry(
+        self, workspace_id: str, entry_id: str
+    ) -> scratchpad.ScratchpadRow | None:
+        result: scratchpad.ScratchpadRow | None = await self._rls(
+            workspace_id, "scratchpad_by_id", entry_id
+        )
+        return result
+
+    async def policy(self, workspace_id: str, policy_id: str) -> PolicyRow | None:
+        result: PolicyRow | None = await self._rls(workspace_id, "policy_by_id", policy_id)
+        return result
+
+    async def charter_version(self, workspace_id: str, version: int) -> charter.CharterRow | None:
+        result: charter.CharterRow | None = await self._rls(
+            workspace_id, "charter_version", version
         )
         return result
 

@@ -6,6 +6,8 @@ cross callers.
 - ``history``: event-history pages (``HistoryKey``), one statement for all pages asked in a tick.
 - ``chain``: (tenant id, last) → the check of the tenant's newest ``last`` chain links
   (``chain_check``): one statement for all pairs, then the links built and hashed in a thread.
+- ``events_by_id``: (workspace id, event id) → the event or None (``node(id:)``), one statement
+  for all pairs; the kronicle.* objects ``node(id:)`` reads are ``rls`` reads like the others.
 - ``tenant_events``: (workspace id, limit) → Tenant | None, reading the tenant row and its events
   in one statement and priming ``tenants`` and ``events`` with them (for ``workspace { events }``).
 - ``tenant_rls``: (workspace id, reads) → Tenant | None, reading the tenant row inside the
@@ -78,9 +80,30 @@ async def _read_cross_scratchpad(tx: Executor, key: RlsRead) -> Any:
     return await scratchpad.fetch_cross_agent_scratchpad(tx, key.workspace_id, key.arg)
 
 
+async def _read_revision(tx: Executor, key: RlsRead) -> Any:
+    return await constitution.fetch_revision(tx, key.workspace_id, str(key.arg))
+
+
+async def _read_entry(tx: Executor, key: RlsRead) -> Any:
+    return await scratchpad.fetch_entry(tx, key.workspace_id, str(key.arg))
+
+
+async def _read_policy(tx: Executor, key: RlsRead) -> Any:
+    return await policies.fetch_active_policy(tx, key.workspace_id, str(key.arg))
+
+
+async def _read_charter_version(tx: Executor, key: RlsRead) -> Any:
+    assert isinstance(key.arg, int)
+    return await charter.fetch_role_charter_version(tx, key.workspace_id, key.arg)
+
+
 RLS_READS: Final[dict[str, Callable[[Executor, RlsRead], Awaitable[Any]]]] = {
     "constitution": _read_constitution,
     "constitution_detail": _read_constitution_detail,
+    "constitution_by_id": _read_revision,
+    "scratchpad_by_id": _read_entry,
+    "policy_by_id": _read_policy,
+    "charter_version": _read_charter_version,
     "charter": _read_charter,
     "policies": _read_policies,
     "own_scratchpad": _read_own_scratchpad,
@@ -186,6 +209,10 @@ class Loaders:
         return DataLoader(self._load_chain)
 
     @functools.cached_property
+    def events_by_id(self) -> DataLoader[tuple[str, str], ChainEventRow | None]:
+        return DataLoader(self._load_events_by_id)
+
+    @functools.cached_property
     def _gate(self) -> asyncio.Semaphore:
         return asyncio.Semaphore(self._concurrency)
 
@@ -286,6 +313,11 @@ class Loaders:
         reports = await asyncio.to_thread(check_windows, unique, rows)
         found = dict(zip(unique, reports, strict=True))
         return _one_per_key(keys, [found[k] for k in keys])
+
+    async def _load_events_by_id(self, keys: list[tuple[str, str]]) -> list[ChainEventRow | None]:
+        telemetry.batch("events_by_id", len(keys))
+        found = await events.fetch_events_by_id(self._db.pooled, keys)
+        return _one_per_key(keys, [found.get(k) for k in keys])
 
     async def _load_rls(self, keys: list[RlsRead]) -> list[Any]:
         telemetry.batch("rls", len(keys))

@@ -5,8 +5,9 @@ and then its events: read together, they cost one round trip instead of two; ``w
 constitution { … } }`` reads the tenant row inside the workspace's RLS transaction, before the
 revision. Each Workspace field declares the reads it makes on itself (``metadata=prefetch(...)``,
 collected by ``declared_reads``). Only certain reads are prefetched: a field without directive,
-whose only argument is its limit, given as a literal, a variable or left to its default, within
-bounds; anything else reads as before, so answers and errors never change.
+whose only argument is its limit, given as a literal, a variable or left to its default (a null
+limit is the default, as the field reads it), within bounds; anything else reads as before, so
+answers and errors never change.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from graphql import FieldNode, IntValueNode, VariableNode
+from graphql import FieldNode, IntValueNode, NullValueNode, VariableNode
 
 PREFETCH: Final = "gateway.prefetch"
 EVENTS: Final = "events"
@@ -93,8 +94,11 @@ def _limit(variables: Mapping[str, Any], field: FieldNode, read: Read, most: int
         if isinstance(value, IntValueNode):
             limit = int(value.value)
         elif isinstance(value, VariableNode):
-            limit = variables.get(value.name.value)
-        else:
+            # Coerced values: an absent variable leaves the argument to its default, and a null
+            # one is the default too.
+            given = variables.get(value.name.value)
+            limit = read.limit if given is None else given
+        elif not isinstance(value, NullValueNode):
             return None
     if isinstance(limit, int) and not isinstance(limit, bool) and 1 <= limit <= most:
         return limit

@@ -148,7 +148,9 @@ class Settings:
         5.0, "seconds to wait when opening a database connection", low=0.1, high=120
     )
     max_limit: int = setting(500, "largest value accepted for a limit argument", low=1, high=10_000)
-    max_workspace_ids: int = setting(100, "most ids accepted by workspaces(ids:)", low=1, high=1000)
+    max_workspace_ids: int = setting(
+        100, "most ids accepted by workspaces(ids:) and nodes(ids:)", low=1, high=1000
+    )
     max_body_bytes: int = setting(
         512 * 1024,
         "largest request body accepted, in bytes (413 above)",
@@ -227,6 +229,20 @@ class Settings:
         "host names answered (the Host header), comma-separated, `*` any; empty: the "
         "loopback names in demo mode, any otherwise",
     )
+    cors_allow_headers: tuple[str, ...] = setting(
+        (
+            "authorization",
+            "content-type",
+            "x-request-id",
+            "traceparent",
+            "tracestate",
+            "apollographql-client-name",
+            "apollographql-client-version",
+            "kora-read-after",
+        ),
+        "request headers a browser may send cross-origin (the CORS preflight's answer); * for any",
+        lower=True,
+    )
     trusted_proxies: tuple[str, ...] = setting(
         ("127.0.0.1", "::1"),
         "addresses or networks (CIDR) of the proxies in front, comma-separated; only from "
@@ -298,6 +314,13 @@ class Settings:
         low=0,
         high=1024 * 1024 * 1024,
     )
+    persisted_get_max_age: int = setting(
+        0,
+        "max-age (seconds) of GET answers of persisted documents, sent with an ETag "
+        "(private when authenticated; 0: revalidate every time, 304 when unchanged)",
+        low=0,
+        high=31_536_000,
+    )
     # -- history and live -------------------------------------------------------------------
     max_chain_check: int = setting(
         10_000, "most events chainIntegrity(last:) may walk", low=1, high=1_000_000
@@ -335,6 +358,13 @@ class Settings:
         "events waiting for one subscriber before it is dropped as a slow consumer (4413)",
         low=1,
         high=1_000_000,
+    )
+    live_heartbeat_seconds: float = setting(
+        15.0,
+        "seconds a quiet HTTP stream (SSE, multipart) waits before a heartbeat keeps proxies "
+        "from cutting it",
+        low=0.05,
+        high=3600,
     )
     # -- writes (mutations, MCP write-through) ----------------------------------------------
     mcp_url: str | None = setting(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final
+from typing import Any, Final
 
 from gateway.db import Executor
 
@@ -14,6 +14,13 @@ FROM kronicle.role_charters
 WHERE workspace_id = $1 AND role = 'kora'
 ORDER BY version DESC
 LIMIT 1
+"""
+
+# Ours: one version of Kora's charter (``node(id:)``).
+KORA_ROLE_CHARTER_VERSION: Final = """
+SELECT role, version, title, mission, responsibilities, boundaries, updated_at
+FROM kronicle.role_charters
+WHERE workspace_id = $1 AND role = 'kora' AND version = $2
 """
 
 
@@ -29,7 +36,19 @@ class CharterRow:
 
 
 async def fetch_role_charter(db: Executor, workspace_id: str) -> CharterRow | None:
-    row = await db.fetchrow("charter.kora", KORA_ROLE_CHARTER, workspace_id)
+    return _charter(await db.fetchrow("charter.kora", KORA_ROLE_CHARTER, workspace_id))
+
+
+async def fetch_role_charter_version(
+    db: Executor, workspace_id: str, version: int
+) -> CharterRow | None:
+    row = await db.fetchrow(
+        "charter.kora_version", KORA_ROLE_CHARTER_VERSION, workspace_id, version
+    )
+    return _charter(row)
+
+
+def _charter(row: Any) -> CharterRow | None:
     if row is None:
         return None
     return CharterRow(

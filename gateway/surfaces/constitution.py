@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final
+from typing import Any, Final
 
 from gateway.db import Executor
 from gateway.surfaces.tenants import Tenant, is_possible_workspace_id
@@ -52,6 +52,13 @@ FROM kronicle.workspace_constitution_revisions
 WHERE workspace_id = $1 AND revision_id = $2::uuid
 """
 
+# Ours: one revision by id (``node(id:)``), active or not; under the RLS transaction.
+CONSTITUTION_REVISION_BY_ID: Final = """
+SELECT revision_id::text, rules_hash
+FROM kronicle.workspace_constitution_revisions
+WHERE workspace_id = $1 AND revision_id = $2::uuid
+"""
+
 _HEX: Final = re.compile(r"^[0-9a-fA-F]*$")
 
 
@@ -88,9 +95,11 @@ def to_hex(value: object) -> str:
 async def fetch_active_revision(db: Executor, workspace_id: str) -> ActiveRevision | None:
     """The active revision, or None for a fresh workspace (not an error)."""
     row = await db.fetchrow("constitution.active", ACTIVE_CONSTITUTION_REVISION, workspace_id)
-    if row is None:
-        return None
-    return ActiveRevision(revision_id=row[0], rules_hash=to_hex(row[1]))
+    return _revision(row)
+
+
+def _revision(row: Any) -> ActiveRevision | None:
+    return None if row is None else ActiveRevision(revision_id=row[0], rules_hash=to_hex(row[1]))
 
 
 async def fetch_revision_detail(
@@ -121,3 +130,13 @@ async def fetch_tenant_active_revision(
     if row[4] is None:
         return tenant, None
     return tenant, ActiveRevision(revision_id=row[4], rules_hash=to_hex(row[5]))
+
+
+async def fetch_revision(
+    db: Executor, workspace_id: str, revision_id: str
+) -> ActiveRevision | None:
+    """One revision by id (active or superseded), or None."""
+    row = await db.fetchrow(
+        "constitution.by_id", CONSTITUTION_REVISION_BY_ID, workspace_id, revision_id
+    )
+    return _revision(row)

@@ -78,33 +78,39 @@ async def fetch_head(db: Executor, tenant_id: str) -> Position | None:
 
 
 async def fetch_new_events(
-    db: Executor, watched: Sequence[tuple[str, Position | None]], *, per_tenant: int
+    db: Executor, watched: Sequence[tuple[str, str, Position | None]], *, per_tenant: int
 ) -> list[list[ChainEventRow]]:
-    """For each (tenant id, position): up to ``per_tenant`` newer events, oldest first."""
+    """For each (tenant id, its workspace id, position): up to ``per_tenant`` newer events,
+    oldest first."""
     rows = await db.fetch(
         "live.new_events",
         NEW_EVENTS,
-        [tenant for tenant, _ in watched],
-        [None if p is None else p.occurred_at for _, p in watched],
-        [None if p is None else p.event_id for _, p in watched],
+        [tenant for tenant, _, _ in watched],
+        [None if p is None else p.occurred_at for _, _, p in watched],
+        [None if p is None else p.event_id for _, _, p in watched],
         per_tenant,
     )
     grouped: list[list[ChainEventRow]] = [[] for _ in watched]
     for r in rows:
-        grouped[r[0] - 1].append(ChainEventRow(r[1], r[2], r[3], truncate_payload(r[4])))
+        workspace_id = watched[r[0] - 1][1]
+        grouped[r[0] - 1].append(
+            ChainEventRow(r[1], r[2], r[3], truncate_payload(r[4]), workspace_id)
+        )
     return grouped
 
 
 async def fetch_events_between(
     db: Executor,
     tenant_id: str,
+    workspace_id: str,
     after: Position,
     upto: Position,
     types: TypeFilter | None,
     *,
     limit: int,
 ) -> list[ChainEventRow]:
-    """Up to ``limit`` events in (after, upto], oldest first, passing ``types``."""
+    """Up to ``limit`` events of the tenant (of ``workspace_id``) in (after, upto], oldest first,
+    passing ``types``."""
     rows = await db.fetch(
         "live.events_between",
         EVENTS_BETWEEN,
@@ -118,4 +124,4 @@ async def fetch_events_between(
         list(types.prefixes) if types else [],
         limit,
     )
-    return [ChainEventRow(r[0], r[1], r[2], truncate_payload(r[3])) for r in rows]
+    return [ChainEventRow(r[0], r[1], r[2], truncate_payload(r[3]), workspace_id) for r in rows]

@@ -78,6 +78,8 @@ class ChainEventRow:
     event_type: str
     occurred_at: datetime
     payload_text: str
+    workspace_id: str
+    """The workspace the event belongs to (its ``id`` names it)."""
 
 
 def truncate_payload(text: str | None) -> str:
@@ -90,15 +92,15 @@ def truncate_payload(text: str | None) -> str:
 
 
 def _event(
-    event_id: str, event_type: str, occurred_at: datetime, payload: str | None
+    event_id: str, event_type: str, occurred_at: datetime, payload: str | None, workspace_id: str
 ) -> ChainEventRow:
-    return ChainEventRow(event_id, event_type, occurred_at, truncate_payload(payload))
+    return ChainEventRow(event_id, event_type, occurred_at, truncate_payload(payload), workspace_id)
 
 
 async def fetch_recent_events(db: Executor, workspace_id: str, limit: int) -> list[ChainEventRow]:
     """The given read (limit first): a workspace's latest ``kora.*`` events, newest first."""
     rows = await db.fetch("events.recent", RECENT_CHAIN_EVENTS_LIMIT_FIRST, workspace_id, limit)
-    return [_event(r[0], r[1], r[2], r[3]) for r in rows]
+    return [_event(r[0], r[1], r[2], r[3], workspace_id) for r in rows]
 
 
 async def fetch_recent_events_many(
@@ -117,7 +119,7 @@ async def fetch_recent_events_many(
     )
     grouped: list[list[ChainEventRow]] = [[] for _ in unique]
     for r in rows:
-        grouped[r[0] - 1].append(_event(r[1], r[2], r[3], r[4]))
+        grouped[r[0] - 1].append(_event(r[1], r[2], r[3], r[4], unique[r[0] - 1][0]))
     return dict(zip(unique, grouped, strict=True))
 
 
@@ -187,5 +189,35 @@ async def fetch_tenants_with_events(
         if entry is None:
             entry = found[key] = (Tenant(r[0], key[0], r[1], r[2]), [])
         if r[3] is not None:
-            entry[1].append(_event(r[3], r[4], r[5], r[6]))
+            entry[1].append(_event(r[3], r[4], r[5], r[6], key[0]))
+    return found
+
+
+# Ours: events by id for ``node(id:)``, many (workspace id, event id) pairs in one statement. An
+# event answers only under its own workspace's id and only when it is a `kora.*` event, as in
+# every other read of the log.
+EVENTS_BY_ID: Final = """
+SELECT k.ord, e.event_id::text, e.event_type, e.occurred_at,
+       left(jsonb_pretty(e.payload), 301) AS payload_text
+FROM unnest($1::text[], $2::uuid[]) WITH ORDINALITY AS k(clerk_org_id, event_id, ord)
+JOIN hivex_foundation.tenant t ON t.clerk_org_id = k.clerk_org_id
+JOIN hivex_foundation.event_log e ON e.tenant_id = t.tenant_id AND e.event_id = k.event_id
+WHERE e.event_type LIKE 'kora.%'
+"""
+
+
+async def fetch_events_by_id(
+    db: Executor, keys: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], ChainEventRow]:
+    """The events of (workspace id, event id) pairs that exist, in one statement for all."""
+    unique = [k for k in dict.fromkeys(keys) if is_possible_workspace_id(k[0])]
+    if not unique:
+        return {}
+    rows = await db.fetch(
+        "events.by_id", EVENTS_BY_ID, [k[0] for k in unique], [k[1] for k in unique]
+    )
+    found: dict[tuple[str, str], ChainEventRow] = {}
+    for r in rows:
+        key = unique[r[0] - 1]
+        found[key] = _event(r[1], r[2], r[3], r[4], key[0])
     return found

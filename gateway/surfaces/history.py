@@ -74,6 +74,8 @@ class HistoryKey(NamedTuple):
     first: int
     after: Position | None
     types: TypeFilter | None
+    workspace_id: str
+    """The tenant's workspace (the page's events name it in their ids)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +125,11 @@ async def fetch_history_pages(
         if r["event_id"] is not None:
             found[index].append(
                 ChainEventRow(
-                    r["event_id"], r["event_type"], r["occurred_at"], truncate_payload(r[5])
+                    r["event_id"],
+                    r["event_type"],
+                    r["occurred_at"],
+                    truncate_payload(r[5]),
+                    unique[index].workspace_id,
                 )
             )
     pages: dict[HistoryKey, HistoryPage] = {}

@@ -34,6 +34,13 @@ ORDER BY created_at DESC, entry_id DESC
 LIMIT $2
 """
 
+# Ours: one entry by id (``node(id:)``), of any agent: both scratchpads are served.
+SCRATCHPAD_ENTRY_BY_ID: Final = """
+SELECT entry_id::text, agent_id, kind, content, created_at
+FROM kronicle.agent_scratchpad
+WHERE workspace_id = $1 AND entry_id = $2::uuid
+"""
+
 
 @dataclass(frozen=True, slots=True)
 class ScratchpadRow:
@@ -42,15 +49,22 @@ class ScratchpadRow:
     kind: str
     content: str
     created_at: datetime
+    workspace_id: str
+    """The workspace the entry belongs to (its ``id`` names it)."""
 
 
 async def fetch_own_scratchpad(db: Executor, workspace_id: str, limit: int) -> list[ScratchpadRow]:
     rows = await db.fetch("scratchpad.own", OWN_SCRATCHPAD, workspace_id, limit)
-    return [ScratchpadRow(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+    return [ScratchpadRow(r[0], r[1], r[2], r[3], r[4], workspace_id) for r in rows]
 
 
 async def fetch_cross_agent_scratchpad(
     db: Executor, workspace_id: str, limit: int
 ) -> list[ScratchpadRow]:
     rows = await db.fetch("scratchpad.cross_agent", CROSS_AGENT_SCRATCHPAD, workspace_id, limit)
-    return [ScratchpadRow(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+    return [ScratchpadRow(r[0], r[1], r[2], r[3], r[4], workspace_id) for r in rows]
+
+
+async def fetch_entry(db: Executor, workspace_id: str, entry_id: str) -> ScratchpadRow | None:
+    r = await db.fetchrow("scratchpad.by_id", SCRATCHPAD_ENTRY_BY_ID, workspace_id, entry_id)
+    return None if r is None else ScratchpadRow(r[0], r[1], r[2], r[3], r[4], workspace_id)

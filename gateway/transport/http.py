@@ -6,7 +6,9 @@ client accepts it and ``application/json`` for legacy clients. Errors leave as
 ``{"message", "locations", "path", "extensions": {"code", ..., "retryable"}}``; anything
 unexpected is masked and logged in full with the request id, which the client also gets
 (``X-Request-ID``). Each request is observed by ``gateway.telemetry`` (log line, metrics, span)
-and may name a persisted query (``gateway.persisted``).
+and may name a persisted query (``gateway.persisted``). A subscription asked for as a stream
+(``Accept: text/event-stream`` or ``multipart/mixed``) is handed to ``transport.streams`` once
+authenticated and read.
 
 ``GraphQLHTTP`` is a plain ASGI app: it reads the scope's headers and the body itself and answers
 with one ``http.response.start`` and one ``http.response.body`` (with ``content-length``), so the
@@ -42,7 +44,9 @@ from gateway.errors import GatewayError, InternalError, PersistedQueryError, Que
 from gateway.observe.telemetry import RequestRecord, Telemetry, current_stats
 from gateway.observe.tracing import Tracing
 from gateway.reads.context import Context
+from gateway.transport.caching import cache_persisted_get
 from gateway.transport.inflight import InFlight
+from gateway.transport.operation import OperationRequest
 from gateway.transport.proxies import TRUSTED
 from gateway.transport.requests import (
     GRAPHQL_RESPONSE,
@@ -56,6 +60,7 @@ from gateway.transport.requests import (
     request_ids,
     wants_body,
 )
+from gateway.transport.streams import HttpStreams, Stream, stream_format
 
 log = logging.getLogger("gateway.request")
 
@@ -105,6 +110,7 @@ class GraphQLHTTP:
         telemetry: Telemetry | None = None,
         persisted: PersistedQueries | None = None,
         writes: Any = None,
+        streams: HttpStreams | None = None,
     ) -> None:
         self.settings = settings
         self.db = db
@@ -119,6 +125,7 @@ class GraphQLHTTP:
         self.telemetry = telemetry
         self.persisted = persisted
         self.writes = writes
+        self.streams = streams
         self.admission = InFlight(settings.max_inflight)
         self._ids = request_ids()
 
@@ -146,15 +153,20 @@ class GraphQLHTTP:
         )
         with self.telemetry.request(record, path=scope["path"], headers=headers):
             answer = await self._answer(scope, receive, headers, record)
-        if answer is not None:
-            status, raw, body = answer
-            await send({"type": "http.response.start", "status": status, "headers": raw})
-            await send({"type": "http.response.body", "body": body})
+        if answer is None:
+            return
+        if isinstance(answer, Stream):  # a subscription: streamed outside the in-flight slot
+            await answer(receive, send)
+            return
+        status, raw, body = answer
+        await send({"type": "http.response.start", "status": status, "headers": raw})
+        await send({"type": "http.response.body", "body": body})
 
     async def _answer(
         self, scope: Scope, receive: Receive, headers: Mapping[str, str], record: RequestRecord
-    ) -> Answer | None:
-        """The request's answer; None when the client left before sending its body.
+    ) -> Answer | Stream | None:
+        """The request's answer (a stream for a subscription asked for as one); None when the
+        client left before sending its body.
 
         The body is read before the request takes an in-flight slot: a client that sends it
         slowly holds only its own connection, never a slot the others need (and `gateway serve`
@@ -208,19 +220,26 @@ class GraphQLHTTP:
 
     async def _handle(
         self, scope: Scope, body: bytes | None, headers: Mapping[str, str], record: RequestRecord
-    ) -> Answer:
+    ) -> Answer | Stream:
         method = scope["method"]
         if method not in ("GET", "POST"):
             return self._error(405, "Use GET or POST.", JSON, record, {"Allow": "GET, POST"})
         media = negotiate(headers.get("accept"))
+        streamed = None if self.streams is None else stream_format(headers.get("accept"))
+        only_streams = media is None
         if media is None:
-            message = "Accept application/graphql-response+json or application/json."
-            return self._error(406, message, JSON, record)
+            if streamed is None:
+                message = (
+                    "Accept application/graphql-response+json or application/json (or, for "
+                    "subscriptions, text/event-stream or multipart/mixed)."
+                )
+                return self._error(406, message, JSON, record)
+            media = JSON  # for what is answered before any stream: refusals, bad requests
         try:
             principal = await self.authenticator.authenticate(HTTPConnection(scope))
             params = params_of(scope, headers, body)
             record.operation_name = params.operation_name
-            resolution = self.persisted.resolve(params.query, params.extensions)
+            resolution = self.persisted.resolve(params.query, params.extensions, params.document_id)
         except GatewayError as exc:
             status = exc.http_status
             headers = self._auth_headers(exc)
@@ -244,6 +263,13 @@ class GraphQLHTTP:
                 "(e.g. 0/3000148)."
             )
             return self._error(400, message, media, record)
+        if streamed is not None and self.streams is not None:
+            request = OperationRequest(resolution.query, params.variables, params.operation_name)
+            stream = self.streams.open(streamed, principal, request, record)
+            if stream is not None:
+                if resolution.registers:  # it parsed and validated: a subscription
+                    self.persisted.register(resolution)
+                return stream
         ctx = Context(
             settings=self.settings,
             db=self.db,
@@ -265,7 +291,21 @@ class GraphQLHTTP:
             ctx.close()
         if ctx.consistency_token is not None:
             extra = {**extra, READ_AFTER_HEADER: ctx.consistency_token}
-        return self._respond(status, answer, media, record, extra)
+        if only_streams and streamed is not None and self.streams is not None:
+            record.answered(status, answer)
+            extra = {"X-Request-ID": record.request_id, "Vary": "Accept", **extra}
+            return self.streams.single(streamed, status, answer, extra)
+        response = self._respond(status, answer, media, record, extra)
+        if scope["method"] == "GET" and resolution.result == "hit":
+            response = cache_persisted_get(
+                *response,
+                cacheable="errors" not in answer,
+                if_none_match=headers.get("if-none-match"),
+                private=self.settings.auth_mode != "none",
+                max_age=self.settings.persisted_get_max_age,
+            )
+            record.status = response[0]
+        return response
 
     async def _execute(
         self,
@@ -307,7 +347,9 @@ class GraphQLHTTP:
                 "errors": [
                     {
                         "message": "Subscriptions are served over WebSocket at /graphql with "
-                        "the graphql-transport-ws protocol.",
+                        "the graphql-transport-ws protocol, or over HTTP as a stream: send "
+                        "`Accept: text/event-stream` (Server-Sent Events) or "
+                        "`multipart/mixed;subscriptionSpec=1.0`.",
                         "extensions": extensions(codes.BAD_REQUEST),
                     }
                 ]

@@ -15,6 +15,10 @@ connection:
   reads a body before the request takes an in-flight slot (``transport.http``), so a slow
   sender holds only its own connection, and for at most this long.
 
+An answer that closes the connection while the client is still sending its body (413, or
+``Connection: close`` before the body was read) closes it gently too, as the refusals here do:
+the client reads its answer instead of meeting a reset.
+
 Keep-alive idleness between requests stays uvicorn's (``timeout_keep_alive``). A request whose
 headers and body arrive together, the usual case, arms no timer at all. The limits are read
 once per process from the environment, as ``app.app_from_env`` reads the settings.
@@ -52,6 +56,27 @@ def connection_limits() -> ConnectionLimits:
     )
 
 
+class _GentleClose:
+    """The connection's transport as a request cycle sees it: closing it while the request's
+    body is still arriving lingers instead (one per connection, not per request)."""
+
+    __slots__ = ("_protocol", "_transport", "write")
+
+    def __init__(self, transport: asyncio.Transport, protocol: BoundedHttpProtocol) -> None:
+        self._transport = transport
+        self._protocol = protocol
+        self.write = transport.write
+
+    def close(self) -> None:
+        if self._protocol._in_body:
+            self._protocol._linger()
+        else:
+            self._transport.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
 class BoundedHttpProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with a header size limit and header and body deadlines."""
 
@@ -73,6 +98,7 @@ class BoundedHttpProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        self._gentle = _GentleClose(transport, self)
         self._arm_header_timer()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -114,6 +140,8 @@ class BoundedHttpProtocol(HttpToolsProtocol):
             return
         self._in_body = not self.parser.should_upgrade()
         super().on_headers_complete()
+        if self.cycle is not None:
+            self.cycle.transport = self._gentle  # type: ignore[assignment]
 
     def _header_size(self) -> int:
         """The request line's target and the headers, as received."""
@@ -174,9 +202,14 @@ class BoundedHttpProtocol(HttpToolsProtocol):
             body,
         ]
         self.transport.write(b"".join(content))
-        # Close gently: end our side, then read (and drop) what the client is still sending for
-        # a moment. Closing at once with unread data would reset the connection, and a client
-        # still writing its headers or body would lose the answer.
+        self._linger()
+
+    def _linger(self) -> None:
+        """Close gently: end our side, then read (and drop) what the client is still sending
+        for a moment. Closing at once with unread data would reset the connection, and a client
+        still writing its headers or body would lose the answer."""
+        self._refused = True
+        self._cancel_timers()
         if self.transport.can_write_eof():
             self.transport.write_eof()
             self.loop.call_later(LINGER_SECONDS, self.transport.close)

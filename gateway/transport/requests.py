@@ -38,6 +38,19 @@ class Params:
     variables: dict[str, Any] | None
     operation_name: str | None
     extensions: dict[str, Any] | None
+    document_id: str | None = None
+    """``documentId``: a persisted document named instead of sent (then ``query`` is empty)."""
+
+
+def quality(parameters: list[str]) -> float:
+    """The ``q`` of one media range of an ``Accept`` header, from its parameters (1 without)."""
+    for f in parameters:
+        if f.startswith("q="):
+            try:
+                return float(f[2:])
+            except ValueError:
+                return 0.0
+    return 1.0
 
 
 def negotiate(accept: str | None) -> str | None:
@@ -48,13 +61,7 @@ def negotiate(accept: str | None) -> str | None:
     for index, part in enumerate(accept.split(",")):
         fields = [f.strip() for f in part.split(";")]
         media = fields[0].lower()
-        q = 1.0
-        for f in fields[1:]:
-            if f.startswith("q="):
-                try:
-                    q = float(f[2:])
-                except ValueError:
-                    q = 0.0
+        q = quality(fields[1:])
         if q <= 0:
             continue
         if media == GRAPHQL_RESPONSE:
@@ -87,6 +94,13 @@ def _json_field(raw: Any, name: str) -> dict[str, Any] | None:
 def params_from(data: Mapping[str, Any], *, from_url: bool) -> Params:
     query = data.get("query")
     extensions = _json_field(data.get("extensions"), "extensions")
+    document_id = data.get("documentId")
+    if document_id is not None:
+        if not isinstance(document_id, str):
+            raise RequestError(400, "`documentId` must be a string, e.g. `sha256:<hex>`.")
+        if query:
+            raise RequestError(400, "Send either `query` or `documentId`, not both.")
+        query = ""
     if query is None and extensions and "persistedQuery" in extensions:
         query = ""
     if not isinstance(query, str):
@@ -97,7 +111,7 @@ def params_from(data: Mapping[str, Any], *, from_url: bool) -> Params:
     if operation_name is not None and not isinstance(operation_name, str):
         raise RequestError(400, "`operationName` must be a string or null.")
     variables = _json_field(data.get("variables"), "variables")
-    return Params(query, variables, operation_name, extensions)
+    return Params(query, variables, operation_name, extensions, document_id)
 
 
 def request_ids() -> Iterator[str]:

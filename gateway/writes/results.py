@@ -113,5 +113,6 @@ def scratchpad_written(
         kind=request.kind,
         content=request.content,
         created_at=timestamp(answer["created_at"]),
+        workspace_id=request.workspace_id,
     )
     return ScratchpadWritten(entry, token)

@@ -60,7 +60,7 @@ Unwritten = Deferred | Failed | Invalid
 Position = Callable[[], Awaitable[str | None]]
 """Reads the primary's WAL position now (None when it cannot be read)."""
 Parse = Callable[[Mapping[str, Any], str | None], T]
-"""Makes the outcome from the tool's answer and the write's consistency token."""
+"""A tool's answer and the write's consistency token → the write's outcome."""
 
 
 class Caller(Protocol):
@@ -209,7 +209,7 @@ class WriteService:
             if remembered.failed is not None:
                 return remembered.failed
             assert remembered.answer is not None
-            # The position now is past the remembered write's: a valid token for it.
+            # A later position than the write's own: a read after it still sees the write.
             return parse(remembered.answer, await self._token())
         task = asyncio.create_task(self._attempt(write, parse, fingerprint))
         attempt = _Attempt(fingerprint, task)
@@ -275,14 +275,16 @@ class WriteService:
             return self._fail(write, "BAD_TOOL_ANSWER", exc.message, keyed=keyed)
         except ToolCallError as exc:
             return self._fail(write, "MCP_UNAVAILABLE", exc.message, keyed=keyed)
-        # Read after the tool answered (it commits first): a replica that has replayed this far
-        # holds the write.
-        token = await self._token()
         try:
-            return parse(answer, token), answer
+            return parse(answer, await self._token()), answer
         except (KeyError, TypeError, ValueError) as exc:
             detail = f"{type(exc).__name__}: {exc}"
             return self._fail(write, "BAD_TOOL_ANSWER", detail, keyed=keyed)
+
+    async def _token(self) -> str | None:
+        """Read after the tool answered (it commits first): a replica that has replayed this
+        far holds the write."""
+        return await self.position() if self.position is not None else None
 
     def _remember(self, write: _Write, fingerprint: str, outcome: Any) -> None:
         """Keep what a key-less call did, so that a retry in this process does not write again:
@@ -293,9 +295,6 @@ class WriteService:
             self.record.remember(key, fingerprint, answer=kept)
         elif isinstance(outcome, Failed) and not outcome.retryable:
             self.record.remember(key, fingerprint, failed=outcome)
-
-    async def _token(self) -> str | None:
-        return await self.position() if self.position is not None else None
 
     # -- outcomes that are logged ---------------------------------------------------------------
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from gateway.dev.cluster.nodes import Node
+from gateway.dev.cluster.members import Member
 from gateway.dev.cluster.processes import alive, own, read_pid, stop_pid, wait_for_port
 from gateway.dev.embedded import DATABASE
 
@@ -41,7 +41,7 @@ class Bouncer:
     name: str
     directory: Path
     port: int
-    node: Node
+    node: Member
     pool_size: int = 4
     max_client_conn: int = 500
 

@@ -21,7 +21,7 @@ from typing import Any, Final, Protocol
 from gateway.dev.cluster.bouncer import Bouncer
 from gateway.dev.cluster.edge import Edge
 from gateway.dev.cluster.gateways import Fleet, GatewayProcess
-from gateway.dev.cluster.nodes import Node
+from gateway.dev.cluster.members import Member
 from gateway.dev.cluster.processes import free_port, own, port_is_free
 from gateway.dev.embedded import PgTools, init_datadir
 from gateway.dev.substrate.provision import READER_ROLE, WRITER_ROLE, provision
@@ -100,7 +100,7 @@ class Cluster:
             passwords
             or {READER_ROLE: secrets.token_urlsafe(18), WRITER_ROLE: secrets.token_urlsafe(18)},
         )
-        self.nodes: list[Node] = []
+        self.nodes: list[Member] = []
         self.bouncers: list[Bouncer] = []
         self.fleet: Fleet | None = None
         self.components: list[Component] = []
@@ -110,11 +110,11 @@ class Cluster:
             self._build(PgTools(Path(tools["bin_path"]), tools["system_user"]))
 
     def _build(self, tools: PgTools) -> None:
-        primary = Node("primary", self.base / "primary", self.port("primary"), tools)
+        primary = Member("primary", self.base / "primary", self.port("primary"), tools)
         self.nodes = [primary]
         for i in range(1, int(self.state["replicas"]) + 1):
             name = f"replica{i}"
-            self.nodes.append(Node(name, self.base / name, self.port(name), tools, primary))
+            self.nodes.append(Member(name, self.base / name, self.port(name), tools, primary))
         self.bouncers = [
             Bouncer(
                 f"bouncer-{node.name}",
@@ -153,14 +153,14 @@ class Cluster:
         return passwords
 
     @property
-    def primary(self) -> Node:
+    def primary(self) -> Member:
         return self.nodes[0]
 
     @property
-    def replicas(self) -> list[Node]:
+    def replicas(self) -> list[Member]:
         return self.nodes[1:]
 
-    def node(self, name: str) -> Node:
+    def node(self, name: str) -> Member:
         return next(n for n in self.nodes if n.name == name)
 
     def bouncer(self, name: str) -> Bouncer:
@@ -217,7 +217,7 @@ class Cluster:
         for component in self.components:
             running = component.running()
             detail = ""
-            if isinstance(component, Node) and running:
+            if isinstance(component, Member) and running:
                 detail = self._node_detail(component)
             elif isinstance(component, Bouncer):
                 detail = f"-> {component.node.name}, pool_mode=transaction"
@@ -239,7 +239,7 @@ class Cluster:
             return ""
         return f"edge: {self.fleet.edge.states().get(gateway.name, '?')}"
 
-    def _node_detail(self, node: Node) -> str:
+    def _node_detail(self, node: Member) -> str:
         if node.primary is None:
             return f"wal {node.sql('SELECT pg_current_wal_lsn()')}"
         replay, paused = node.sql(
@@ -291,7 +291,7 @@ class Cluster:
 
 
 def _kind(component: Component) -> str:
-    if isinstance(component, Node):
+    if isinstance(component, Member):
         return component.role
     if isinstance(component, Bouncer):
         return "pgbouncer"

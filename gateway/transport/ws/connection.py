@@ -14,7 +14,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -30,8 +30,9 @@ from gateway.live.watcher import Watcher
 from gateway.reads.context import Context
 from gateway.reads.principal import Principal
 from gateway.settings import Settings
+from gateway.transport.operation import Operation
+from gateway.transport.origins import allowed_origin
 from gateway.transport.ws import protocol as messages
-from gateway.transport.ws.operation import Operation
 from gateway.transport.ws.protocol import GONE, CloseCode, ProtocolViolation
 
 log = logging.getLogger("gateway.live")
@@ -121,8 +122,7 @@ class LiveConnection:
         https page may not open a socket on an http gateway of the same name, nor the
         reverse) and the CORS origins."""
         origin = self.ws.headers.get("origin")
-        allowed = self.settings.cors_origins
-        if origin is None or "*" in allowed or origin in allowed:
+        if origin is None or allowed_origin(self.settings, origin):
             return True
         parts = urlsplit(origin)
         scheme = "https" if self.ws.scope.get("scheme") == "wss" else "http"
@@ -270,7 +270,7 @@ class LiveConnection:
             writes=endpoint.writes,
             live=LiveFeeds(endpoint.watcher, self.drop_slow_consumer),
         )
-        operation = Operation(ident, payload, ctx, endpoint.documents, self.send)
+        operation = Operation(payload, ctx, endpoint.documents, _Messages(ident, self.send))
         try:
             await operation.run()
         finally:
@@ -279,6 +279,23 @@ class LiveConnection:
                 del self.ops[ident]
             self.last_activity = time.monotonic()
             operation.log(connection_id=self.id)
+
+
+@dataclass(frozen=True, slots=True)
+class _Messages:
+    """An operation's sink on a WebSocket: graphql-transport-ws messages with its id."""
+
+    ident: str
+    send: Callable[[dict[str, Any]], Awaitable[None]]
+
+    async def next(self, result: dict[str, Any]) -> None:
+        await self.send({"id": self.ident, "type": "next", "payload": result})
+
+    async def error(self, errors: list[dict[str, Any]]) -> None:
+        await self.send({"id": self.ident, "type": "error", "payload": errors})
+
+    async def complete(self) -> None:
+        await self.send({"id": self.ident, "type": "complete"})
 
 
 @dataclass(frozen=True, eq=False)

@@ -18,19 +18,19 @@ close code  reason                               when
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any, Final
 
-from starlette.websockets import WebSocketDisconnect
-
 from gateway.errors import Unauthenticated
+from gateway.transport.operation import GONE as GONE  # re-exported for the connection
+from gateway.transport.operation import OperationRequest
 
 SUBPROTOCOL: Final = "graphql-transport-ws"
 MAX_ID_LENGTH: Final = 256
 MAX_REASON_BYTES: Final = 123
-GONE: Final = (WebSocketDisconnect, RuntimeError, OSError)
-"""What sending or receiving raises once the other side has left."""
+
+SubscribePayload = OperationRequest
+"""A `subscribe` message's payload: the operation's GraphQL request."""
 
 
 class CloseCode(IntEnum):
@@ -53,13 +53,6 @@ class ProtocolViolation(Exception):
         super().__init__(reason)
         self.code = code
         self.reason = reason
-
-
-@dataclass(frozen=True, slots=True)
-class SubscribePayload:
-    query: str
-    variables: dict[str, Any] | None
-    operation_name: str | None
 
 
 def close_reason(text: str) -> str:

@@ -35,14 +35,14 @@ _START_TIMEOUT_S: Final = 60.0
 
 
 @dataclass
-class Node:
+class Member:
     """A PostgreSQL server in ``datadir`` on ``port``; ``primary`` is None for the primary."""
 
     name: str
     datadir: Path
     port: int
     tools: PgTools
-    primary: Node | None = None
+    primary: Member | None = None
 
     @property
     def role(self) -> str:

@@ -1,7 +1,10 @@
-"""One operation of a WebSocket: a subscription streamed as `next` messages, or a single result.
+"""One live operation, whatever carries it: a subscription's results, or a single result.
 
-Runs through graphql-core's ``subscribe`` (subscriptions) or the HTTP path's ``run`` (queries),
-against the schema and document cache HTTP uses, and shapes errors exactly as HTTP does.
+Runs through the same admission (``engine.admit``: size, parse + validation, cost) as every
+request, then graphql-core's ``subscribe`` (subscriptions) or the HTTP path's ``run``
+(queries), against the schema and document cache HTTP uses, and shapes errors exactly as HTTP
+does. What carries the results is a ``Sink``: a WebSocket (graphql-transport-ws messages), a
+Server-Sent Events stream or a multipart HTTP response (``transport.streams``).
 """
 
 from __future__ import annotations
@@ -10,11 +13,13 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable
-from typing import Any, cast
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass
+from typing import Any, Final, Protocol, cast
 
 from graphql import ExecutionResult, OperationType, subscribe
 from graphql.pyutils import is_awaitable
+from starlette.websockets import WebSocketDisconnect
 
 from gateway.engine.admit import admit
 from gateway.engine.documents import DocumentCache
@@ -23,29 +28,49 @@ from gateway.engine.shaping import format_error
 from gateway.errors import GatewayError, InternalError
 from gateway.observe.telemetry import current_stats
 from gateway.reads.context import Context
-from gateway.transport.ws.protocol import GONE, SubscribePayload
 
 log = logging.getLogger("gateway.live")
 
-Send = Callable[[dict[str, Any]], Awaitable[None]]
+GONE: Final = (WebSocketDisconnect, RuntimeError, OSError)
+"""What sending raises once the other side has left."""
+
+
+@dataclass(frozen=True, slots=True)
+class OperationRequest:
+    """The GraphQL request of one operation."""
+
+    query: str
+    variables: dict[str, Any] | None
+    operation_name: str | None
+
+
+class Sink(Protocol):
+    """Where an operation's results go."""
+
+    async def next(self, result: dict[str, Any]) -> None:
+        """One execution result, shaped (``data``, ``errors``)."""
+
+    async def error(self, errors: list[dict[str, Any]]) -> None:
+        """The operation was refused or failed before any result: the end."""
+
+    async def complete(self) -> None:
+        """No more results."""
 
 
 class Operation:
-    """Runs one `subscribe` message to its end and sends what it produces."""
+    """Runs one operation to its end and hands what it produces to its sink."""
 
     def __init__(
         self,
-        ident: str,
-        payload: SubscribePayload,
+        payload: OperationRequest,
         ctx: Context,
         documents: DocumentCache,
-        send: Send,
+        sink: Sink,
     ) -> None:
-        self.ident = ident
         self.payload = payload
         self.ctx = ctx
         self.documents = documents
-        self._send = send
+        self._sink = sink
         self.outcome = "ok"
         self.sent = 0
         self.started = time.perf_counter()
@@ -84,11 +109,12 @@ class Operation:
         masked = InternalError("Internal server error.", requestId=rid)
         await self._error_quietly({"message": masked.message, "extensions": masked.to_extensions()})
 
-    def log(self, *, connection_id: str) -> None:
+    def log(self, **where: Any) -> None:
+        """The operation's log line; ``where`` names what carried it (connection, transport)."""
         log.info(
             "live operation",
             extra={
-                "connection_id": connection_id,
+                **where,
                 "request_id": self.ctx.request_id,
                 "operation": self.payload.operation_name,
                 "workspaces": sorted(self.ctx.workspace_ids),
@@ -143,17 +169,17 @@ class Operation:
         finally:
             with contextlib.suppress(Exception):
                 await stream.aclose()
-        await self._send({"id": self.ident, "type": "complete"})
+        await self._sink.complete()
 
     async def _single(self, result: ExecutionResult) -> None:
         if result.data is None and result.errors:
-            # Nothing ran (variables, authorization, a refused subscription): an `error` message.
+            # Nothing ran (variables, authorization, a refused subscription): an error.
             return await self._error(*self._shape(result)["errors"])
         await self._next(result)
-        await self._send({"id": self.ident, "type": "complete"})
+        await self._sink.complete()
 
     async def _next(self, result: ExecutionResult) -> None:
-        await self._send({"id": self.ident, "type": "next", "payload": self._shape(result)})
+        await self._sink.next(self._shape(result))
         self.sent += 1
 
     def _shape(self, result: ExecutionResult) -> dict[str, Any]:
@@ -168,7 +194,7 @@ class Operation:
         if self.outcome == "ok":
             codes_seen = [e.get("extensions", {}).get("code", "") for e in errors]
             self.outcome = str(codes_seen[0]) if codes_seen else "error"
-        await self._send({"id": self.ident, "type": "error", "payload": list(errors)})
+        await self._sink.error(list(errors))
 
     async def _error_quietly(self, error: dict[str, Any]) -> None:
         with contextlib.suppress(*GONE):
