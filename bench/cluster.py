@@ -147,6 +147,19 @@ async def _seed(cluster: Cluster, scale: Scale) -> None:
         raise RuntimeError(f"{cluster.base} holds another scale ({found[0]}); remove it")
 
 
+def tier_settings(opts: Options, cluster: Cluster) -> dict[str, Any]:
+    """What a report says of the run and the database tier it measured."""
+    return {
+        "connections": opts.connections,
+        "seconds": opts.seconds,
+        "runs": opts.runs,
+        "warmup_seconds": opts.warmup,
+        "pool_max_size": opts.pool_max,
+        "pgbouncer_default_pool_size": opts.pool_max,
+        "replicas": len(cluster.replicas),
+    }
+
+
 def _mode_env(cluster: Cluster, mode: str) -> dict[str, str]:
     reader = cluster.passwords[substrate.READER_ROLE]
     if mode == "direct":
@@ -165,18 +178,7 @@ async def _measure(cluster: Cluster, opts: Options, work: Path) -> ClusterReport
     bodies = {
         name: _bodies_file(work, WORKLOADS[name], ids, opts.bodies) for name in opts.workloads
     }
-    report = ClusterReport(
-        scale=opts.scale.label,
-        settings={
-            "connections": opts.connections,
-            "seconds": opts.seconds,
-            "runs": opts.runs,
-            "warmup_seconds": opts.warmup,
-            "pool_max_size": opts.pool_max,
-            "pgbouncer_default_pool_size": opts.pool_max,
-            "replicas": len(cluster.replicas),
-        },
-    )
+    report = ClusterReport(scale=opts.scale.label, settings=tier_settings(opts, cluster))
     rows = {name: ClusterRow(name, WORKLOADS[name].title) for name in opts.workloads}
     report.rows = list(rows.values())
     reference = cluster.primary.dsn_for(

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.cluster import _mode_env, _seed
+from bench.cluster import _mode_env, _seed, tier_settings
 from bench.cpu import CpuMeter
 from bench.drive import write_script
 from bench.report import Series
@@ -141,19 +141,7 @@ async def _measure(
     ids = [workspace_id(i) for i in range(1, opts.scale.workspaces + 1)]
     script = write_script(work)
     bodies = {n: _bodies_file(work, WORKLOADS[n], ids, opts.bodies) for n in opts.workloads}
-    report = FleetReport(
-        scale=opts.scale.label,
-        sizes=sizes,
-        settings={
-            "connections": opts.connections,
-            "seconds": opts.seconds,
-            "runs": opts.runs,
-            "warmup_seconds": opts.warmup,
-            "pool_max_size": opts.pool_max,
-            "pgbouncer_default_pool_size": opts.pool_max,
-            "replicas": len(cluster.replicas),
-        },
-    )
+    report = FleetReport(opts.scale.label, sizes, tier_settings(opts, cluster))
     rows = {name: FleetRow(name, WORKLOADS[name].title) for name in opts.workloads}
     report.rows = list(rows.values())
     reference = cluster.primary.dsn_for(

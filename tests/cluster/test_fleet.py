@@ -11,6 +11,7 @@ behind the shipped HAProxy (``scripts/cluster --gateways``), clients that never 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import time
@@ -56,16 +57,9 @@ async def test_a_rolling_restart_of_every_gateway_fails_no_request(
 ) -> None:
     before = {g.name: g.pid() for g in steady.gateways}
     followers, writer = await _followers(steady, workspaces, writer_pool)
-    write_stop, follow_stop = asyncio.Event(), asyncio.Event()
-    async with Load(steady.edge.url, concurrency=16, queries=MIXED_QUERIES) as load:
-        tasks = [asyncio.create_task(f.run(follow_stop)) for f in followers]
-        for f in followers:
-            await asyncio.wait_for(f.subscribed.wait(), 10)
-        writing = asyncio.create_task(writer.run(write_stop))
-        await eventually(lambda: len(load.outcomes) >= 50, within=15)
+    async with _watched(steady, followers, writer) as load:
         took = await asyncio.to_thread(steady.rolling_restart)
         await asyncio.sleep(1.0)  # served by the restarted processes
-    await _catch_up((write_stop, writing), (follow_stop, tasks), followers, writer)
     after = {g.name: g.pid() for g in steady.gateways}
     assert all(after[name] != pid for name, pid in before.items()), (before, after)
     failed = [o for o in load.outcomes if not o.ok]
@@ -86,13 +80,7 @@ async def test_sigkill_of_one_gateway_fails_only_what_was_in_flight_on_it(
     steady: Fleet, workspaces: WorkspaceMaker, writer_pool: asyncpg.Pool
 ) -> None:
     followers, writer = await _followers(steady, workspaces, writer_pool)
-    write_stop, follow_stop = asyncio.Event(), asyncio.Event()
-    async with Load(steady.edge.url, concurrency=16, queries=MIXED_QUERIES) as load:
-        tasks = [asyncio.create_task(f.run(follow_stop)) for f in followers]
-        for f in followers:
-            await asyncio.wait_for(f.subscribed.wait(), 10)
-        writing = asyncio.create_task(writer.run(write_stop))
-        await eventually(lambda: len(load.outcomes) >= 50, within=15)
+    async with _watched(steady, followers, writer) as load:
         # The victim: a gateway at least one subscriber is on.
         homes = [server_of(steady.edge, f.local_port or 0) for f in followers]
         victim = next(g for g in steady.gateways if g.name in homes)
@@ -104,7 +92,6 @@ async def test_sigkill_of_one_gateway_fails_only_what_was_in_flight_on_it(
         taken_out = await asyncio.to_thread(steady.edge.wait_state, victim.name, "DOWN", within=10)
         out_at = time.monotonic()
         await asyncio.sleep(2.0)  # the survivor serves everything
-    await _catch_up((write_stop, writing), (follow_stop, tasks), followers, writer)
     assert taken_out <= 2.5, taken_out
     failed = [o for o in load.outcomes if not o.ok]
     # Only requests in flight when the process died fail, each with a connection error or a
@@ -124,17 +111,26 @@ async def test_sigkill_of_one_gateway_fails_only_what_was_in_flight_on_it(
     assert slowest < SLOWEST_S, slowest
 
 
-async def _catch_up(
-    writing: tuple[asyncio.Event, asyncio.Task[None]],
-    following: tuple[asyncio.Event, list[asyncio.Task[None]]],
-    followers: list[Follower],
-    writer: Writer,
-) -> None:
-    """Stop writing, wait until every subscriber has received as many events as were written
-    (duplicates would count too, and fail the comparison after), then stop them."""
-    writing[0].set()
-    await writing[1]
-    wanted = len(writer.emitted)
-    await eventually(lambda: all(len(f.received) >= wanted for f in followers), within=15)
-    following[0].set()
-    await asyncio.gather(*following[1])
+@contextlib.asynccontextmanager
+async def _watched(fleet: Fleet, followers: list[Follower], writer: Writer) -> AsyncIterator[Load]:
+    """16 clients that never retry loading the edge, the subscribers following and the writer
+    writing (all under way when the block starts). On the way out the load stops, then the
+    writer, then each subscriber once it has received as many events as were written
+    (duplicates count too, and fail the comparison after)."""
+    write_stop, follow_stop = asyncio.Event(), asyncio.Event()
+    following = [asyncio.create_task(f.run(follow_stop)) for f in followers]
+    writing = asyncio.create_task(writer.run(write_stop))
+    try:
+        async with Load(fleet.edge.url, concurrency=16, queries=MIXED_QUERIES) as load:
+            for f in followers:
+                await asyncio.wait_for(f.subscribed.wait(), 10)
+            await eventually(lambda: len(load.outcomes) >= 50, within=15)
+            yield load
+        write_stop.set()
+        await writing
+        wanted = len(writer.emitted)
+        await eventually(lambda: all(len(f.received) >= wanted for f in followers), within=15)
+    finally:
+        write_stop.set()
+        follow_stop.set()
+        await asyncio.gather(writing, *following, return_exceptions=True)

@@ -8,7 +8,6 @@ PgBouncer logs in to PostgreSQL with the same secrets (SCRAM pass-through).
 
 from __future__ import annotations
 
-import shutil
 import signal
 import subprocess
 from dataclasses import dataclass
@@ -16,22 +15,17 @@ from pathlib import Path
 from typing import Final
 
 from gateway.dev.cluster.members import Member
-from gateway.dev.cluster.processes import alive, own, read_pid, stop_pid, wait_for_port
+from gateway.dev.cluster.processes import (
+    alive,
+    debian_binary,
+    own,
+    read_pid,
+    stop_pid,
+    wait_for_port,
+)
 from gateway.dev.embedded import DATABASE
 
-_DEBIAN_PATH: Final = Path("/usr/sbin/pgbouncer")
 _START_TIMEOUT_S: Final = 15.0
-
-
-def pgbouncer_binary() -> str:
-    """The ``pgbouncer`` program; ``RuntimeError`` saying how to install it when missing."""
-    found = shutil.which("pgbouncer") or (str(_DEBIAN_PATH) if _DEBIAN_PATH.exists() else None)
-    if found is None:
-        raise RuntimeError(
-            "pgbouncer is not installed: `apt-get install pgbouncer` (Debian's package; "
-            "scripts/check installs it when missing)"
-        )
-    return found
 
 
 @dataclass
@@ -101,7 +95,7 @@ class Bouncer:
             return
         (self.directory / "pgbouncer.pid").unlink(missing_ok=True)
         done = subprocess.run(  # noqa: S603 - fixed binary, no shell
-            [pgbouncer_binary(), "-d", "-q", str(self.config)],
+            [debian_binary("pgbouncer"), "-d", "-q", str(self.config)],
             user=self.node.tools.system_user,
             stdin=subprocess.DEVNULL,
             capture_output=True,

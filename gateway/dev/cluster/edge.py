@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -23,26 +22,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-from gateway.dev.cluster.processes import alive, read_pid, stop_pid, wait_for_port
+from gateway.dev.cluster.processes import (
+    alive,
+    debian_binary,
+    read_pid,
+    spawn,
+    stop_pid,
+    wait_for_port,
+)
 
 DEPLOY: Final = Path(__file__).resolve().parents[3] / "deploy" / "haproxy"
 """The shipped edge: ``haproxy.cfg`` and ``errors/`` (in a checkout of the repository)."""
 BACKEND: Final = "gateways"
 _SERVERS: Final = re.compile(r"^(\s*)server-template .*$", re.MULTILINE)
-_DEBIAN_PATH: Final = Path("/usr/sbin/haproxy")
 _START_TIMEOUT_S: Final = 15.0
 _SOCKET_PATH_MAX: Final = 100
-
-
-def haproxy_binary() -> str:
-    """The ``haproxy`` program; ``RuntimeError`` saying how to install it when missing."""
-    found = shutil.which("haproxy") or (str(_DEBIAN_PATH) if _DEBIAN_PATH.exists() else None)
-    if found is None:
-        raise RuntimeError(
-            "haproxy is not installed: `apt-get install haproxy` (Debian's package; "
-            "scripts/check installs it when missing)"
-        )
-    return found
 
 
 def render(template: str, servers: list[tuple[str, int]]) -> str:
@@ -111,17 +105,12 @@ class Edge:
             "KORA_EDGE_REQUEST_TIMEOUT": self.request_timeout,
             "KORA_EDGE_ADMIN": str(self.admin_socket),
         }
-        with (self.directory / "haproxy.log").open("ab") as log:
-            proc = subprocess.Popen(  # noqa: S603 - fixed binary, no shell
-                [haproxy_binary(), "-db", "-f", str(self.config)],
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        (self.directory / "haproxy.pid").write_text(f"{proc.pid}\n")
-        self._proc = proc
+        proc = self._proc = spawn(
+            [debian_binary("haproxy"), "-db", "-f", str(self.config)],
+            env=env,
+            log_path=self.directory / "haproxy.log",
+            pid_path=self.directory / "haproxy.pid",
+        )
         try:
             wait_for_port(self.port, within=_START_TIMEOUT_S, what="haproxy")
         except RuntimeError:

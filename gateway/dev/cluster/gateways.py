@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Final
 
 from gateway.dev.cluster.edge import Edge
-from gateway.dev.cluster.processes import alive, read_pid, stop_pid
+from gateway.dev.cluster.processes import alive, read_pid, spawn, stop_pid
 
 _READY_TIMEOUT_S: Final = 60.0
 FLEET_DEFAULTS: Final = {
@@ -77,18 +77,13 @@ class GatewayProcess:
             if not k.startswith("GATEWAY_") and k != "DATABASE_URL"
         }
         environ.update(self.env)
-        with self.log_path.open("ab") as log:
-            proc = subprocess.Popen(  # noqa: S603 - this interpreter, no shell
-                [sys.executable, "-m", "gateway", *self.marker.split()],
-                env=environ,
-                cwd=self.directory,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        (self.directory / "gateway.pid").write_text(f"{proc.pid}\n")
-        self._proc = proc
+        self._proc = spawn(
+            [sys.executable, "-m", "gateway", *self.marker.split()],
+            env=environ,
+            log_path=self.log_path,
+            pid_path=self.directory / "gateway.pid",
+            cwd=self.directory,
+        )
 
     def wait_ready(self, within: float = _READY_TIMEOUT_S) -> None:
         deadline = time.monotonic() + within

@@ -1,4 +1,5 @@
-"""Processes the cluster started, known by PID: is one running, stop it, wait for a port.
+"""Processes the cluster started, known by PID: start one, is one running, stop it, wait for a
+port.
 
 A PID is only trusted while ``/proc/<pid>/cmdline`` still names what we started (its data
 directory or configuration file), so a PID reused by an unrelated process is never signalled.
@@ -9,9 +10,12 @@ from __future__ import annotations
 import contextlib
 import os
 import pwd
+import shutil
 import signal
 import socket
+import subprocess
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 _POLL_S = 0.05
@@ -92,3 +96,40 @@ def own(path: Path, user: str | None, *, mode: int = 0o700) -> None:
         entry = pwd.getpwnam(user)
         os.chown(path, entry.pw_uid, entry.pw_gid)
     path.chmod(mode)
+
+
+def debian_binary(name: str) -> str:
+    """The program ``name`` from Debian's package of that name; ``RuntimeError`` saying how to
+    install it when missing."""
+    debian = Path("/usr/sbin") / name
+    found = shutil.which(name) or (str(debian) if debian.exists() else None)
+    if found is None:
+        raise RuntimeError(
+            f"{name} is not installed: `apt-get install {name}` (Debian's package; "
+            "scripts/check installs it when missing)"
+        )
+    return found
+
+
+def spawn(
+    command: list[str],
+    *,
+    env: Mapping[str, str],
+    log_path: Path,
+    pid_path: Path,
+    cwd: Path | None = None,
+) -> subprocess.Popen[bytes]:
+    """Start ``command`` in a session of its own (it outlives the caller), its output appended
+    to ``log_path`` and its PID written to ``pid_path``."""
+    with log_path.open("ab") as log:
+        proc = subprocess.Popen(  # noqa: S603 - our own commands, no shell
+            command,
+            env=dict(env),
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    pid_path.write_text(f"{proc.pid}\n")
+    return proc
