@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from bench.drive import wrk_binary
 from gateway.settings import Settings
 from tests.load import Outcome
-from tests.support import SCRAPER
+from tests.support import REPO, SCRAPER
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -56,3 +60,18 @@ def untyped(outcomes: Sequence[Outcome]) -> list[Outcome]:
         or o.status not in (200, 503, 504)
         or not set(o.codes) <= typed
     ]
+
+
+def tiny_bench(mode: list[str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """``python -m bench <mode>`` at a tiny scale and a 1-second run, its data and results in
+    ``tmp_path``; what it printed (and its exit code)."""
+    wrk_binary()  # installs the Debian package when missing
+    command = [
+        sys.executable, "-m", "bench", *mode,
+        "--workspaces", "6", "--events", "10", "--scratchpad", "10",
+        "--seconds", "1", "--runs", "1", "--warmup", "0", "--connections", "4", "--check", "2",
+        "--data-dir", str(tmp_path / "data"), "--results-dir", str(tmp_path / "results"),
+    ]  # fmt: skip
+    return subprocess.run(
+        command, cwd=REPO, capture_output=True, text=True, timeout=240, check=False
+    )

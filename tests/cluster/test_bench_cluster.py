@@ -11,23 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from bench.drive import wrk_binary
+from tests.cluster.support import tiny_bench
 from tests.support import REPO
 
 pytestmark = pytest.mark.cluster
 
 
 def test_bench_cluster_runs_at_tiny_scale(tmp_path: Path) -> None:
-    wrk_binary()  # installs the Debian package when missing
-    command = [
-        sys.executable, "-m", "bench", "--cluster",
-        "--workspaces", "6", "--events", "10", "--scratchpad", "10",
-        "--seconds", "1", "--runs", "1", "--warmup", "0", "--connections", "4", "--check", "2",
-        "--data-dir", str(tmp_path / "data"), "--results-dir", str(tmp_path / "results"),
-    ]  # fmt: skip
-    done = subprocess.run(
-        command, cwd=REPO, capture_output=True, text=True, timeout=240, check=False
-    )
+    done = tiny_bench(["--cluster"], tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "| pooled/direct |" in done.stdout and "| replicas/direct |" in done.stdout
     report = json.loads((tmp_path / "results" / "cluster-latest.json").read_text())

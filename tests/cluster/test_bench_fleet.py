@@ -12,24 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from bench.drive import wrk_binary
 from bench.fleet import COMPONENTS
+from tests.cluster.support import tiny_bench
 from tests.support import REPO
 
 pytestmark = [pytest.mark.cluster, pytest.mark.fleet]
 
 
 def test_bench_fleet_runs_at_tiny_scale(tmp_path: Path) -> None:
-    wrk_binary()  # installs the Debian package when missing
-    command = [
-        sys.executable, "-m", "bench", "--fleet", "2", "--workloads", "W1,W3",
-        "--workspaces", "6", "--events", "10", "--scratchpad", "10",
-        "--seconds", "1", "--runs", "1", "--warmup", "0", "--connections", "4", "--check", "2",
-        "--data-dir", str(tmp_path / "data"), "--results-dir", str(tmp_path / "results"),
-    ]  # fmt: skip
-    done = subprocess.run(
-        command, cwd=REPO, capture_output=True, text=True, timeout=240, check=False
-    )
+    done = tiny_bench(["--fleet", "2", "--workloads", "W1,W3"], tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "| 2/1 |" in done.stdout
     report = json.loads((tmp_path / "results" / "fleet-latest.json").read_text())
