@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
+METRICS_TOKEN = "bench-metrics-scraper-token-0c9a5e27b4"
+"""The bench gateways' GATEWAY_METRICS_TOKEN: ``/metrics`` answers it only."""
 
 
 def free_port() -> int:
@@ -102,6 +104,7 @@ class Gateway:
             GATEWAY_POOL_MAX_SIZE=str(pool_max),
             GATEWAY_LOG_FORMAT="json",
             GATEWAY_AUTH_MODE="none",
+            GATEWAY_METRICS_TOKEN=METRICS_TOKEN,
         )
         environ.update(env or {})
         self.proc = subprocess.Popen(

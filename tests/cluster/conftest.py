@@ -22,6 +22,7 @@ from gateway.dev.cluster import Cluster
 from gateway.dev.substrate.provision import READER_ROLE, WRITER_ROLE
 from gateway.settings import Settings
 from tests.conftest import READER_PASSWORD, WRITER_PASSWORD
+from tests.support import METRICS_TOKEN
 from tests.writes.conftest import MCP_TOKEN, mcp_process
 
 __all__ = ["MCP_TOKEN", "mcp_process"]  # the writes tests' MCP server, on the cluster's DSNs
@@ -103,6 +104,7 @@ def make_settings(reader_dsn: str) -> Callable[..., Settings]:
             "db_pool_mode": "transaction",
             "pool_max_size": 8,
             "auth_mode": "none",
+            "metrics_token": METRICS_TOKEN,
         }
         values.update(overrides)
         return Settings.from_env({}, **values)

@@ -10,13 +10,14 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.settings import Settings
 from tests.load import Outcome
+from tests.support import SCRAPER
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
 async def pool_samples(http: httpx.AsyncClient) -> Samples:
     """The ``gateway_db_pool_*`` samples of a gateway's /metrics."""
-    text = (await http.get("/metrics")).text
+    text = (await http.get("/metrics", headers=SCRAPER)).text
     return {
         (s.name, tuple(sorted(s.labels.items()))): s.value
         for family in text_string_to_metric_families(text)

@@ -20,7 +20,7 @@ from tests.cluster.conftest import MCP_TOKEN
 from tests.cluster.support import by_pool, checkouts, pool_samples, untyped
 from tests.faults import eventually
 from tests.load import Load, Outcome
-from tests.support import ServerProcess
+from tests.support import METRICS_TOKEN, ServerProcess
 from tests.writes.support import McpServerProcess
 from tests.ws_support import ws_client, ws_url
 
@@ -40,6 +40,7 @@ def serve(cluster: Cluster, tmp_path: Path) -> Iterator[Callable[..., ServerProc
             **cluster.gateway_env(),
             "GATEWAY_AUTH_MODE": "none",
             "GATEWAY_LOG_FORMAT": "json",
+            "GATEWAY_METRICS_TOKEN": METRICS_TOKEN,
             **env,
         }
         server = ServerProcess(settings, log_path=tmp_path / f"gateway-{len(started)}.log")
