@@ -30,7 +30,7 @@ from bench.drive import write_script
 from bench.report import Series
 from bench.run import Options, _bodies_file, _load, check_answers, log
 from bench.seed import Scale, seed, seeded_scale, workspace_id
-from bench.server import SCRAPER, Gateway
+from bench.server import METRICS_TOKEN, Gateway
 from bench.workloads import WORKLOADS
 from gateway.dev.cluster import Cluster
 from gateway.dev.substrate import provision as substrate
@@ -216,8 +216,10 @@ async def _measure(cluster: Cluster, opts: Options, work: Path) -> ClusterReport
 
 def _checkouts(url: str) -> dict[str, float]:
     """``role host`` → connections lent so far, from the gateway's /metrics."""
-    scrape = urllib.request.Request(f"{url}/metrics", headers=SCRAPER)
-    with urllib.request.urlopen(scrape, timeout=10) as response:
+    request = urllib.request.Request(
+        f"{url}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
         text = response.read().decode()
     return {
         f"{s.labels['role']} {s.labels['host']}": s.value

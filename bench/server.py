@@ -15,9 +15,8 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
-METRICS_TOKEN = "bench-metrics-scraper-token-5d0c8a2f71e94b36"
-"""The benchmarked gateways' GATEWAY_METRICS_TOKEN: the harness reads their /metrics."""
-SCRAPER = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+METRICS_TOKEN = "bench-metrics-scraper-token-0c9a5e27b4"
+"""The bench gateways' GATEWAY_METRICS_TOKEN: ``/metrics`` answers it only."""
 
 
 def free_port() -> int:

@@ -170,3 +170,23 @@ async def test_checkouts_are_served_in_arrival_order(
     assert len(served) == 300
     overtaken = sum(1 for a, s in zip(asked, served, strict=True) if a != s)
     assert served == asked, f"{overtaken} of 300 checkouts were served out of turn"
+
+
+async def test_an_interface_error_on_a_released_connection_is_an_outage(reader_dsn: str) -> None:
+    """asyncpg detaches a pooled connection's proxy when it sees the connection lost; every call
+    on the proxy then raises InterfaceError. That is the database going away, not a bug."""
+    from gateway.db import translate
+    from gateway.errors import DatabaseUnavailable
+
+    pool = await asyncpg.create_pool(reader_dsn, min_size=0, max_size=1)
+    try:
+        conn = await pool.acquire()
+        await pool.release(conn)
+        with pytest.raises(asyncpg.InterfaceError) as lost:
+            await conn.fetch("SELECT 1")
+        assert isinstance(translate(lost.value, conn), DatabaseUnavailable)
+        async with pool.acquire() as fresh:
+            wrong = asyncpg.InterfaceError("the server expects 1 argument for this query")
+            assert translate(wrong, fresh) is None  # open: a programming error propagates
+    finally:
+        await pool.close()

@@ -39,11 +39,20 @@ def translate(exc: BaseException, conn: asyncpg.Connection | None = None) -> Gat
         # QueryCanceledError: the server's statement_timeout. TimeoutError (a subclass of
         # OSError, so tested first): the client-side backstop when the server stops answering.
         return QueryTimeout("The database took too long to answer; try a smaller request.")
-    if isinstance(exc, asyncpg.InterfaceError) and conn is not None and not conn.is_closed():
+    if isinstance(exc, asyncpg.InterfaceError) and conn is not None and _still_open(conn):
         return None
     if isinstance(exc, _UNAVAILABLE):
         return DatabaseUnavailable("The database is unavailable; retry shortly.")
     return None
+
+
+def _still_open(conn: asyncpg.Connection) -> bool:
+    """Whether ``conn`` is still open; False once asyncpg has detached the pool's proxy from it
+    (it does when it sees the connection lost), which then refuses every call."""
+    try:
+        return not conn.is_closed()
+    except asyncpg.InterfaceError:
+        return False
 
 
 @contextlib.contextmanager
