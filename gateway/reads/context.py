@@ -13,7 +13,7 @@ from gateway.live.feeds import LiveFeeds
 from gateway.observe.telemetry import RequestStats
 from gateway.reads import prefetch
 from gateway.reads.chain_check import ChainReport
-from gateway.reads.loaders import LIMITED, Loaders, RlsRead, shared
+from gateway.reads.loaders import LIMITED, Loaders, RlsRead
 from gateway.reads.principal import Principal
 from gateway.settings import Settings
 from gateway.surfaces import capabilities, charter, events, policies, scratchpad
@@ -112,34 +112,40 @@ class Context:
         """
         self.authorize(workspace_id)
         limit = prefetch.events_limit(reads)
+        found: Tenant | None
         if limit is not None:
-            return await shared(self.loaders.tenant_events.load((workspace_id, limit)))
+            found = await self.loaders.load("tenant_events", (workspace_id, limit))
+            return found
         rls = prefetch.rls_reads(reads)
         if rls:
-            return await shared(self.loaders.tenant_rls.load((workspace_id, rls)))
-        return await shared(self.loaders.tenants.load(workspace_id))
+            found = await self.loaders.load("tenant_rls", (workspace_id, rls))
+            return found
+        return await self.tenant(workspace_id)
 
     async def tenant(self, workspace_id: str) -> Tenant | None:
-        return await shared(self.loaders.tenants.load(workspace_id))
+        found: Tenant | None = await self.loaders.load("tenants", workspace_id)
+        return found
 
     async def events(self, workspace_id: str, limit: int) -> list[events.ChainEventRow]:
         read = self.loaders.limit_for(workspace_id, "events", limit)
-        rows = await shared(self.loaders.events.load((workspace_id, read)))
+        rows: list[events.ChainEventRow] = await self.loaders.load("events", (workspace_id, read))
         return rows if read == limit else rows[:limit]
 
     async def event_history(self, key: HistoryKey) -> HistoryPage:
-        return await shared(self.loaders.history.load(key))
+        page: HistoryPage = await self.loaders.load("history", key)
+        return page
 
     async def chain_report(self, tenant_id: str, last: int) -> ChainReport:
         """The check of the tenant's newest ``last`` links (read once, hashed in a thread)."""
-        return await shared(self.loaders.chain.load((tenant_id, last)))
+        report: ChainReport = await self.loaders.load("chain", (tenant_id, last))
+        return report
 
     async def _rls(self, workspace_id: str, surface: str, arg: int | str | None = None) -> Any:
         if surface in LIMITED and isinstance(arg, int):
             read = self.loaders.limit_for(workspace_id, surface, arg)
-            rows = await shared(self.loaders.rls.load(RlsRead(workspace_id, surface, read)))
+            rows = await self.loaders.load("rls", RlsRead(workspace_id, surface, read))
             return rows if read == arg else rows[:arg]
-        return await shared(self.loaders.rls.load(RlsRead(workspace_id, surface, arg)))
+        return await self.loaders.load("rls", RlsRead(workspace_id, surface, arg))
 
     async def constitution(self, workspace_id: str) -> ActiveRevision | None:
         result: ActiveRevision | None = await self._rls(workspace_id, "constitution")
@@ -176,7 +182,10 @@ class Context:
     # -- reads by id (``node(id:)``; the caller has authorized the workspace) -------------------
 
     async def event_by_id(self, workspace_id: str, event_id: str) -> ChainEventRow | None:
-        return await shared(self.loaders.events_by_id.load((workspace_id, event_id)))
+        row: ChainEventRow | None = await self.loaders.load(
+            "events_by_id", (workspace_id, event_id)
+        )
+        return row
 
     async def revision(self, workspace_id: str, revision_id: str) -> ActiveRevision | None:
         result: ActiveRevision | None = await self._rls(

@@ -164,11 +164,32 @@ class Loaders:
         self._db = db
         self._concurrency = max(1, concurrency)
         self._largest: dict[tuple[str, str], int] = {}
+        self._primed: dict[tuple[str, Any], Any] = {}
 
     def close(self) -> None:
         """Drop the loaders made so far (each holds a bound method of ``self``: a cycle)."""
         for name in _LOADERS:
             self.__dict__.pop(name, None)
+        self._primed.clear()
+
+    def prime(self, loader: str, key: Any, value: Any) -> None:
+        """What a read made on the way found for ``loader``'s ``key`` (an error fails the key),
+        kept until asked for: a loader that only primed values is never made at all."""
+        made = self.__dict__.get(loader)
+        if made is not None:
+            made.prime(key, value)
+        else:
+            self._primed.setdefault((loader, key), value)
+
+    async def load(self, loader: str, key: Any) -> Any:
+        """``loader``'s value for ``key``: primed, or loaded (batched with the others asked for
+        in the same tick), awaited through ``shared``."""
+        found = self._primed.get((loader, key), _UNREAD)
+        if found is not _UNREAD:
+            if isinstance(found, Exception):
+                raise found
+            return found
+        return await shared(getattr(self, loader).load(key))
 
     def limit_for(self, workspace_id: str, surface: str, limit: int) -> int:
         """The limit to load for a read of ``limit`` rows: the largest asked so far in this
@@ -234,9 +255,9 @@ class Loaders:
         out: list[Tenant | None] = []
         for workspace_id, limit in keys:
             entry = found[(workspace_id, largest[workspace_id])]
-            self.tenants.prime(workspace_id, None if entry is None else entry[0])
+            self.prime("tenants", workspace_id, None if entry is None else entry[0])
             if entry is not None:
-                self.events.prime((workspace_id, limit), entry[1][:limit])
+                self.prime("events", (workspace_id, limit), entry[1][:limit])
                 self.limit_for(workspace_id, "events", limit)
             out.append(None if entry is None else entry[0])
         return _one_per_key(keys, out)
@@ -278,11 +299,11 @@ class Loaders:
         except Exception as exc:
             if tenant is _UNREAD:  # the workspace itself could not be read
                 return exc
-        self.tenants.prime(workspace_id, tenant)
+        self.prime("tenants", workspace_id, tenant)
         for read, value in results.items():
             if read.surface in LIMITED and isinstance(read.arg, int):
                 self.limit_for(workspace_id, read.surface, read.arg)
-            self.rls.prime(read, value)
+            self.prime("rls", read, value)
         return tenant
 
     async def _tenant_constitution(self, workspace_id: str) -> Any:
@@ -297,9 +318,9 @@ class Loaders:
         stats = current_stats.get()
         if stats is not None:
             stats.transactions += 1  # the statement's own, the RLS transaction of the read
-        self.tenants.prime(workspace_id, tenant)
+        self.prime("tenants", workspace_id, tenant)
         if tenant is not None:
-            self.rls.prime(RlsRead(workspace_id, "constitution"), revision)
+            self.prime("rls", RlsRead(workspace_id, "constitution"), revision)
         return tenant
 
     async def _load_history(self, keys: list[HistoryKey]) -> list[HistoryPage]:
