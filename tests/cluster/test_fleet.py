@@ -14,8 +14,10 @@ import asyncio
 import contextlib
 import os
 import signal
+import socket
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -23,9 +25,17 @@ import pytest
 from gateway.dev.cluster import Cluster
 from gateway.dev.cluster.gateways import Fleet
 from tests.chain_support import WorkspaceMaker, emit
-from tests.cluster.fleet_support import DRAIN_S, Follower, Writer, request_lines, server_of
+from tests.cluster.fleet_support import (
+    DRAIN_S,
+    FLEET_ENV,
+    Follower,
+    Writer,
+    request_lines,
+    server_of,
+)
 from tests.faults import eventually
 from tests.load import MIXED_QUERIES, Load
+from tests.support import free_port
 from tests.ws_support import origin_cursor
 
 pytestmark = [pytest.mark.cluster, pytest.mark.fleet]
@@ -134,3 +144,22 @@ async def _watched(fleet: Fleet, followers: list[Follower], writer: Writer) -> A
         write_stop.set()
         follow_stop.set()
         await asyncio.gather(writing, *following, return_exceptions=True)
+
+
+async def test_a_fleet_that_cannot_start_leaves_nothing_running(
+    healthy: Cluster, tmp_path: Path
+) -> None:
+    """The edge's port is taken: ``up`` fails, naming HAProxy, and stops the gateways it had
+    started."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        names = ["gateway1", "edge"]
+        ports = {name: free_port() for name in names} | {"edge": taken.getsockname()[1]}
+        fleet = Fleet.build(
+            tmp_path, count=1, ports=ports, database_env=healthy.gateway_env(), env=FLEET_ENV
+        )
+        with pytest.raises(RuntimeError, match="haproxy"):
+            await asyncio.to_thread(fleet.up)
+    assert not fleet.gateways[0].running() and not fleet.edge.running()
+    assert "Application startup complete" in fleet.gateways[0].log_path.read_text()

@@ -4,8 +4,8 @@ Its configuration is the repository's ``deploy/haproxy/haproxy.cfg`` (the compos
 with one ``server`` line per gateway process on loopback in place of its ``server-template``
 line; everything else comes from the same file, and its error answers from
 ``deploy/haproxy/errors``. HAProxy runs in the foreground of a process of its own session,
-known by PID, logging to ``haproxy.log``; its admin socket tells each server's state (what
-rolling restarts wait for).
+known by PID, logging to ``haproxy.log``; its admin socket tells that it runs and each
+server's state (what rolling restarts wait for).
 """
 
 from __future__ import annotations
@@ -25,10 +25,10 @@ from typing import Final
 from gateway.dev.cluster.processes import (
     alive,
     debian_binary,
+    port_is_free,
     read_pid,
     spawn,
     stop_pid,
-    wait_for_port,
 )
 
 DEPLOY: Final = Path(__file__).resolve().parents[3] / "deploy" / "haproxy"
@@ -94,9 +94,11 @@ class Edge:
         return alive(self.pid(), str(self.config))
 
     def start(self) -> None:
-        """Start HAProxy (unless it runs) and wait for its port."""
+        """Start HAProxy (unless it runs) and wait until its admin socket answers."""
         if self.running():
             return
+        if not port_is_free(self.port):
+            raise RuntimeError(f"haproxy: port {self.port} is taken by another process")
         self.configure()
         env = {
             **os.environ,
@@ -105,19 +107,26 @@ class Edge:
             "KORA_EDGE_REQUEST_TIMEOUT": self.request_timeout,
             "KORA_EDGE_ADMIN": str(self.admin_socket),
         }
+        self.admin_socket.unlink(missing_ok=True)
         proc = self._proc = spawn(
             [debian_binary("haproxy"), "-db", "-f", str(self.config)],
             env=env,
             log_path=self.directory / "haproxy.log",
             pid_path=self.directory / "haproxy.pid",
         )
+        deadline = time.monotonic() + _START_TIMEOUT_S
+        while not self._answers():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                proc.wait()
+                raise RuntimeError(f"haproxy did not start: see {self.directory / 'haproxy.log'}")
+            time.sleep(0.05)
+
+    def _answers(self) -> bool:
         try:
-            wait_for_port(self.port, within=_START_TIMEOUT_S, what="haproxy")
-        except RuntimeError:
-            proc.kill()
-            raise RuntimeError(
-                f"haproxy did not start: see {self.directory / 'haproxy.log'}"
-            ) from None
+            return "svname" in self._admin("show stat")
+        except OSError:
+            return False
 
     def stop(self) -> bool:
         """Stop by PID (SIGTERM: at once, connections closed)."""

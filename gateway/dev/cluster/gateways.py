@@ -153,14 +153,19 @@ class Fleet:
         return cls(gateways, edge)
 
     def up(self) -> None:
-        """Start every gateway (together), then the edge; wait until it sends to each."""
-        for gateway in self.gateways:
-            gateway.launch()
-        for gateway in self.gateways:
-            gateway.wait_ready()
-        self.edge.start()
-        for gateway in self.gateways:
-            self.edge.wait_state(gateway.name, "UP")
+        """Start every gateway (together), then the edge; wait until it sends to each. On a
+        failure, what was started is stopped again."""
+        try:
+            for gateway in self.gateways:
+                gateway.launch()
+            for gateway in self.gateways:
+                gateway.wait_ready()
+            self.edge.start()
+            for gateway in self.gateways:
+                self.edge.wait_state(gateway.name, "UP")
+        except BaseException:
+            self.down()
+            raise
 
     def down(self) -> list[str]:
         return [c.name for c in reversed(self.components) if c.stop()]
