@@ -10,10 +10,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from bench.drive import wrk_binary
 from tests.support import REPO
 
 
+@pytest.mark.outer  # about 20 s: run by .ci/run after the suite, not in the inner loop
 def test_bench_runs_at_tiny_scale(tmp_path: Path) -> None:
     wrk_binary()  # installs the Debian package when missing
     command = [
