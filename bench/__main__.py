@@ -60,7 +60,8 @@ def _parser() -> argparse.ArgumentParser:
         "--against",
         metavar="REV",
         help="also a gateway built from git revision REV, in alternated rounds with this one "
-        "(before/after a change in one sitting; no ceiling, curve or PostGraphile)",
+        "(before/after a change in one sitting; no ceiling, curve or PostGraphile; with "
+        "--profile, each one's layers)",
     )
     p.add_argument(
         "--cluster",

@@ -136,12 +136,16 @@ def _load(
     )
 
 
-def _profile(gateway: Gateway, script: Path, bodies: Path, opts: Options) -> str:
-    """A py-spy flame graph of the gateway under one more (untimed) run of this workload."""
+def _profile(
+    gateway: Gateway, script: Path, bodies: Path, opts: Options, label: str | None = None
+) -> str:
+    """A py-spy flame graph of the gateway under one more (untimed) run of this workload;
+    ``label`` names the gateway when there are several (``--against``)."""
     seconds = min(opts.seconds, 10.0)
     opts.results_dir.mkdir(parents=True, exist_ok=True)
     workload = bodies.stem.removeprefix("bodies-")
-    out = opts.results_dir / f"profile-{workload}.folded"
+    suffix = "" if label is None else f"-{label}"
+    out = opts.results_dir / f"profile-{workload}{suffix}.folded"
     gateway.log_since_last()
     recorder = profile.start(gateway.proc.pid, seconds, out)
     _load(gateway.url, script, bodies, opts, seconds)
@@ -151,7 +155,8 @@ def _profile(gateway: Gateway, script: Path, bodies: Path, opts: Options) -> str
         by_layer = profile.layers(out, answered)
         total = sum(by_layer.values())
         note += (
-            f"; {workload} CPU µs per request by layer ({answered:,} requests): "
+            f"; {workload}{'' if label is None else f' ({label})'} CPU µs per request by layer "
+            f"({answered:,} requests): "
             + ", ".join(f"{k} {v:,.0f}" for k, v in by_layer.items())
             + f"; total {total:,.0f}"
         )
@@ -379,6 +384,10 @@ async def _against(opts: Options, pg: EmbeddedPostgres, work: Path) -> Report:
                     log=log,
                 )
             )
+            if opts.profile:  # each gateway in turn, after the timed rounds
+                for target, gateway in gateways.items():
+                    label = target if target == "this" else f"ref-{target}"
+                    report.notes.append(_profile(gateway, script, bodies[name], opts, label))
     finally:
         for gateway in gateways.values():
             gateway.stop()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -14,15 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gateway.dev.cluster.processes import free_port
+
 REPO = Path(__file__).resolve().parent.parent
 METRICS_TOKEN = "bench-metrics-scraper-token-0c9a5e27b4"
 """The bench gateways' GATEWAY_METRICS_TOKEN: ``/metrics`` answers it only."""
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def children(pid: int) -> list[int]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -17,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+from gateway.dev.cluster.processes import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO_WS = "org_2fXkKoraDemo01"
@@ -87,12 +88,6 @@ def pg_data_dir(name: str) -> Iterator[Path]:
         yield base / "pg"
     finally:
         shutil.rmtree(base, ignore_errors=True)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class ServerProcess:

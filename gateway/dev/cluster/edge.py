@@ -27,6 +27,7 @@ from gateway.dev.cluster.processes import (
     debian_binary,
     port_is_free,
     read_pid,
+    reap,
     spawn,
     stop_pid,
 )
@@ -91,6 +92,8 @@ class Edge:
         return read_pid(self.directory / "haproxy.pid")
 
     def running(self) -> bool:
+        if self._proc is not None:  # ours: the kernel's word for its child
+            return self._proc.poll() is None
         return alive(self.pid(), str(self.config))
 
     def start(self) -> None:
@@ -131,10 +134,9 @@ class Edge:
     def stop(self) -> bool:
         """Stop by PID (SIGTERM: at once, connections closed)."""
         stopped = stop_pid(self.pid(), str(self.config), sig=signal.SIGTERM)
+        proc, self._proc = self._proc, None
+        stopped = reap(proc, stopped, sig=signal.SIGTERM)
         self.admin_socket.unlink(missing_ok=True)
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.wait(timeout=10)  # our child: reap it
-        self._proc = None
         return stopped
 
     # -- what HAProxy thinks of its servers ---------------------------------------------------

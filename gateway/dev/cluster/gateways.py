@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Final
 
 from gateway.dev.cluster.edge import Edge
-from gateway.dev.cluster.processes import alive, read_pid, spawn, stop_pid
+from gateway.dev.cluster.processes import alive, read_pid, reap, spawn, stop_pid
 
 _READY_TIMEOUT_S: Final = 60.0
 FLEET_DEFAULTS: Final = {
@@ -62,6 +62,11 @@ class GatewayProcess:
         return read_pid(self.directory / "gateway.pid")
 
     def running(self) -> bool:
+        """Whether the process runs. For a process this object started, the kernel's word for
+        its child decides (``/proc`` can show an exiting process's main thread as a zombie
+        while the process is not gone yet); otherwise its pid file and command line."""
+        if self._proc is not None:
+            return self._proc.poll() is None
         return alive(self.pid(), self.marker)
 
     def launch(self) -> None:
@@ -89,9 +94,9 @@ class GatewayProcess:
         deadline = time.monotonic() + within
         while not self._ready():
             if not self.running():
-                raise RuntimeError(f"{self.name} exited at start: see {self.log_path}")
+                raise RuntimeError(f"{self.name} exited at start{self._log_tail()}")
             if time.monotonic() > deadline:
-                raise RuntimeError(f"{self.name} was not ready in time: see {self.log_path}")
+                raise RuntimeError(f"{self.name} was not ready in time{self._log_tail()}")
             time.sleep(0.05)
 
     def start(self) -> None:
@@ -100,17 +105,25 @@ class GatewayProcess:
 
     def stop(self) -> bool:
         """SIGTERM (the process drains, then exits) and wait; SIGKILL after a minute."""
-        return self._stopped(stop_pid(self.pid(), self.marker, sig=signal.SIGTERM, within=60))
+        sig: int = signal.SIGTERM
+        return self._stopped(stop_pid(self.pid(), self.marker, sig=sig, within=60), sig)
 
     def kill(self) -> bool:
         """SIGKILL: gone at once, nothing drained (a crash)."""
-        return self._stopped(stop_pid(self.pid(), self.marker, sig=signal.SIGKILL))
+        sig: int = signal.SIGKILL
+        return self._stopped(stop_pid(self.pid(), self.marker, sig=sig), sig)
 
-    def _stopped(self, stopped: bool) -> bool:
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.wait(timeout=10)  # our child: reap it
-        self._proc = None
-        return stopped
+    def _stopped(self, stopped: bool, sig: int) -> bool:
+        proc, self._proc = self._proc, None
+        return reap(proc, stopped, sig=sig)
+
+    def _log_tail(self, lines: int = 20) -> str:
+        """The last lines of the log, to say why in the error itself."""
+        try:
+            tail = self.log_path.read_text(errors="replace").splitlines()[-lines:]
+        except OSError:
+            return f" (no log at {self.log_path})"
+        return f": see {self.log_path}, which ends:\n" + "\n".join(tail)
 
     def _ready(self) -> bool:
         try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pwd
+import random
 import shutil
 import signal
 import socket
@@ -52,6 +53,23 @@ def stop_pid(
     return True
 
 
+def reap(proc: subprocess.Popen[bytes] | None, stopped: bool, *, sig: int) -> bool:
+    """After ``stop_pid``: reap ``proc`` (a child of ours, or None). One that still runs although
+    its PID no longer looked like ours (its main thread already a zombie while the process
+    exits, or its pid file lost) gets ``sig`` through its handle, SIGKILL after a minute.
+    Whether something was stopped."""
+    if proc is None or proc.poll() is not None:
+        return stopped
+    if not stopped:
+        proc.send_signal(sig)
+    try:
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=60)
+    return True
+
+
 def read_pid(path: Path) -> int | None:
     """The PID on the first line of a pid file, or None."""
     try:
@@ -73,11 +91,30 @@ def wait_for_port(port: int, *, within: float, what: str) -> None:
         time.sleep(_POLL_S)
 
 
+_EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+_PORT_SPAN = 12_000
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    """A TCP port on loopback that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A TCP port on loopback that nothing listens on right now, and that this process has not
+    handed out before.
+
+    It is drawn below the kernel's ephemeral range: a port from that range (what binding port 0
+    gives) can be taken as the local end of an outgoing connection (to PgBouncer, PostgreSQL)
+    between the moment it is chosen and the moment the server binds it."""
+    try:
+        low = int(_EPHEMERAL_RANGE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    first = max(1024, low - _PORT_SPAN)
+    draw = random.SystemRandom()
+    for _ in range(1000):
+        port = draw.randrange(first, low)
+        if port not in _handed_out and port_is_free(port):
+            _handed_out.add(port)
+            return port
+    raise RuntimeError(f"no free TCP port on 127.0.0.1 in {first}..{low - 1}")
 
 
 def port_is_free(port: int) -> bool:
