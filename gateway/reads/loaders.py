@@ -12,9 +12,10 @@ cross callers.
   in one statement and priming ``tenants`` and ``events`` with them (for ``workspace { events }``).
 - ``tenant_rls``: (workspace id, reads) → Tenant | None, reading the tenant row inside the
   workspace's RLS transaction (in the statement that sets the GUC), then (if it exists) the
-  given kronicle.* reads, and priming ``tenants`` and ``rls``: one transaction, one pool
-  checkout and four round trips (begin, set_config + tenant, constitution, end) for
-  ``workspace { constitution }``.
+  given kronicle.* reads, and priming ``tenants`` and ``rls``: one transaction and one pool
+  checkout. ``workspace { constitution }`` alone is one statement that is its own RLS
+  transaction (``set_config`` local to it, the tenant row, the active revision): one round trip
+  in session mode.
 - ``rls``: every kronicle.* read. The RLS GUC holds one workspace per transaction, so a batch is
   split by workspace: one transaction per workspace holding all of its reads, workspaces run
   concurrently (bounded by the pool size).
