@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 from collections.abc import AsyncIterator, Iterator
 
@@ -59,6 +60,21 @@ async def answer_then_eof(reader: asyncio.StreamReader, within: float) -> tuple[
     return data, time.monotonic() - started
 
 
+def assert_typed_refusal(data: bytes) -> None:
+    """A refusal of the HTTP protocol is a GraphQL error like any other: JSON, a code from the
+    catalogue, not retryable as sent."""
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert b"content-type: application/json" in head.lower(), head
+    assert json.loads(body) == {
+        "errors": [
+            {
+                "message": json.loads(body)["errors"][0]["message"],
+                "extensions": {"code": "BAD_REQUEST", "retryable": False},
+            }
+        ]
+    }
+
+
 def post_head(length: int) -> bytes:
     return (
         b"POST /graphql HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n"
@@ -103,6 +119,7 @@ async def test_slow_bodies_hold_no_slot_and_are_cut_at_the_deadline(
     assert statuses == [200] * 10  # none answered 503 OVERLOADED
     for data, closed_after in await asyncio.gather(*slow):
         assert data.startswith(b"HTTP/1.1 408 "), data
+        assert_typed_refusal(data)
         assert b"connection: close" in data.lower()
         assert DEADLINE - 0.2 <= closed_after <= DEADLINE + 2, closed_after
 
@@ -198,6 +215,7 @@ async def test_oversized_headers_answer_431(strict_server: ServerProcess, head: 
         data, _ = await answer_then_eof(reader, within=10)
         sending.cancel()
     assert data.startswith(b"HTTP/1.1 431 "), data[:200]
+    assert_typed_refusal(data)
     async with httpx.AsyncClient(base_url=strict_server.url) as http:
         started = time.monotonic()
         assert (await http.get("/healthz")).status_code == 200

@@ -31,8 +31,10 @@ import functools
 from dataclasses import dataclass
 from typing import Any, Final
 
+import orjson
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
+from gateway.catalogue import Code, extensions
 from gateway.settings import Settings
 
 LINGER_SECONDS: Final = 2.0
@@ -187,16 +189,19 @@ class BoundedHttpProtocol(HttpToolsProtocol):
             self.transport.close()
 
     def _refuse(self, status: int, message: str) -> None:
-        """Answer ``status`` in plain text and close. The request never reaches the app, or (a
-        body too late) the app sees its client gone when the connection is lost."""
+        """Answer ``status`` with a GraphQL error (``BAD_REQUEST``, not retryable as sent, like
+        the edge's answers for the same cases) and close. The request never reaches the app,
+        or (a body too late) the app sees its client gone when the connection is lost."""
         self._refused = True
         self._cancel_timers()
-        body = message.encode("ascii")
+        error = {"message": message, "extensions": extensions(Code.BAD_REQUEST)}
+        body = orjson.dumps({"errors": [error]})
         content = [STATUS_LINE[status]]
         for name, value in self.server_state.default_headers:
             content += [name, b": ", value, b"\r\n"]
         content += [
-            b"content-type: text/plain; charset=utf-8\r\n",
+            b"content-type: application/json; charset=utf-8\r\n",
+            b"cache-control: no-store\r\n",
             b"content-length: " + str(len(body)).encode("ascii") + b"\r\n",
             b"connection: close\r\n\r\n",
             body,
