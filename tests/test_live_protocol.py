@@ -149,6 +149,23 @@ async def test_query_over_the_socket_answers_next_then_complete(
         assert await ws.recv() == {"id": "q", "type": "complete"}
 
 
+async def test_documents_too_complex_are_refused_over_the_socket(
+    server: InProcessServer, auth: TokenAuth
+) -> None:
+    """The socket prepares documents with the same cache and bounds as HTTP: a response key
+    repeated past the bound is refused before the expensive rules run, and the connection
+    serves on."""
+    repeated = " ".join(f"events(limit: {n}) {{ eventId }}" for n in range(1, 501))
+    async with connect(server.ws_url) as ws:
+        await ws.init({"token": READER_TOKEN})
+        await ws.subscribe("x", query=f'{{ workspace(id: "{DEMO_WS}") {{ {repeated} }} }}')
+        refusal = await ws.recv()
+        assert (refusal["id"], refusal["type"]) == ("x", "error")
+        assert [e["extensions"]["code"] for e in refusal["payload"]] == ["QUERY_TOO_COMPLEX"]
+        await ws.subscribe("q", query=f'{{ workspace(id: "{DEMO_WS}") {{ id }} }}')
+        assert (await ws.recv())["payload"] == {"data": {"workspace": {"id": DEMO_WS}}}
+
+
 @pytest.mark.parametrize(
     ("message", "code"),
     [
