@@ -186,10 +186,18 @@ async def test_an_expired_token_ends_the_stream(server: InProcessServer, auth: T
     assert time.time() >= soon
 
 
+@pytest.mark.parametrize(
+    "accept",
+    [b"text/event-stream", b'multipart/mixed;subscriptionSpec="1.0"'],
+    ids=["sse", "multipart"],
+)
 async def test_a_slow_reader_is_cut_off(
-    server: InProcessServer, workspaces: WorkspaceMaker, writer_conn: asyncpg.Connection
+    server: InProcessServer,
+    workspaces: WorkspaceMaker,
+    writer_conn: asyncpg.Connection,
+    accept: bytes,
 ) -> None:
-    own = await workspaces("slowhttp")
+    own = await workspaces(f"slowhttp-{accept.split(b'/')[0].decode()}")
     watcher = server.app.state.live.watcher
     dropped = watcher.dropped
     body = (
@@ -205,7 +213,9 @@ async def test_a_slow_reader_is_cut_off(
     reader, writer = await asyncio.open_connection(sock=sock, limit=1 << 24)
     writer.write(
         b"POST /graphql HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
-        b"accept: text/event-stream\r\ncontent-length: "
+        b"accept: "
+        + accept
+        + b"\r\ncontent-length: "
         + str(len(body)).encode()
         + b"\r\n\r\n"
         + body
