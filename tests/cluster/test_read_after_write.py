@@ -67,6 +67,10 @@ async def test_a_read_with_the_token_sees_the_write_even_when_the_replicas_lag(
         mcp_url=mcp_process.url,
         mcp_token=MCP_TOKEN,
         replica_max_lag_ms=600_000,  # paused replicas stay in service: only the token helps
+        # Checks get 3 s to answer: on a loaded machine a slow check would take the paused
+        # replicas out, and the primary would serve the read sent without the token. (A read
+        # with a token checks at once, whatever the interval.)
+        replica_check_ms=1000,
         read_after_wait_ms=200,
     )
     async with running_app(settings) as client:
