@@ -78,6 +78,7 @@ async def _waiting(admin_dsn: str, count: int) -> bool:
     return await waiting_on_locks(admin_dsn) == count
 
 
+@pytest.mark.outer  # heavy: run by .ci/run after the suite
 async def test_memory_stays_flat_under_a_flood(fault_reader_dsn: str, tmp_path: Path) -> None:
     server = gateway_server(
         fault_reader_dsn,

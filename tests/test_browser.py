@@ -16,6 +16,8 @@ from playwright.sync_api import ConsoleMessage, Page, sync_playwright
 
 from tests.support import ServerProcess
 
+pytestmark = pytest.mark.outer  # heavy: run by .ci/run after the suite
+
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = [
     "--headless",

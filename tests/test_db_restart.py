@@ -8,10 +8,13 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from gateway.dev.embedded import EmbeddedPostgres
 from tests.faults import eventually, gateway_backends, gateway_server
 from tests.load import Load, Outcome
+
+pytestmark = pytest.mark.outer  # heavy: run by .ci/run after the suite
 
 DEADLINE_S = 1.5
 """No request may take longer, even while the database is down (acquire timeout 0.5 s)."""

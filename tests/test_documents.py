@@ -53,6 +53,7 @@ def make() -> Callable[[], DocumentCache]:
     return gateway_cache(Settings.from_env({}, auth_mode="none"))
 
 
+@pytest.mark.outer  # heavy: run by .ci/run after the suite
 def test_every_worst_case_stays_within_a_bound_of_a_trivial_document(
     make: Callable[[], DocumentCache],
 ) -> None:

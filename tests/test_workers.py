@@ -12,10 +12,13 @@ from pathlib import Path
 
 import httpx
 import orjson
+import pytest
 
 from tests.faults import eventually
 from tests.load import Outcome, send
 from tests.support import DEMO_WS, ServerProcess, pg_data_dir
+
+pytestmark = pytest.mark.outer  # heavy: run by .ci/run after the suite
 
 QUERY = '{ workspace(id: "%s") { constitution { revisionId } } }' % DEMO_WS
 
