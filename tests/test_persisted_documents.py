@@ -1,31 +1,36 @@
 """Persisted documents as the tools write them, and HTTP caching of their GET answers.
 
-GraphQL Code Generator's client preset writes ``persisted-documents.json`` keyed
-``"sha256:<hex>"`` and sends ``{"documentId": "sha256:<hex>"}`` (the GraphQL-over-HTTP persisted
-documents format); APQ hashes may carry the prefix too. A GET answer of a persisted document is
-cacheable: ``Cache-Control`` (private when the gateway authenticates), ``ETag``, 304 on
-``If-None-Match``.
+GraphQL Code Generator's client preset (the real one, from ``tests/js``, run with the machine's
+Node.js) writes ``persisted-documents.json`` keyed ``"sha256:<hex>"`` (plain hex with a hash
+function of one's own) and puts the same id in each generated document's ``__meta__.hash``, which
+the client sends as ``{"documentId": …}`` (the GraphQL-over-HTTP persisted documents format);
+APQ hashes may carry the prefix too. A GET answer of a persisted document is cacheable:
+``Cache-Control`` (private when the gateway authenticates), ``ETag``, 304 on ``If-None-Match``.
 """
 
 from __future__ import annotations
 
 import json
+import re
+import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from gateway.settings import Settings
 from tests.conftest import running_app
-from tests.support import DEMO_WS
+from tests.support import DEMO_WS, REPO
 from tests.test_auth import SECRET, token
+from tests.test_frontends import BUILD, JS, node, readme_block
 from tests.test_persisted import NEW, QUERY, code, ext, post, sha
 
 OTHER = f'query Events {{ workspace(id: "{DEMO_WS}") {{ events(limit: 2) {{ eventId }} }} }}'
 
 
 def codegen_manifest(tmp_path: Path) -> Path:
-    """A manifest as the client preset writes it: ids prefixed ``sha256:``."""
+    """A manifest shaped as the client preset writes it: ids prefixed ``sha256:``."""
     path = tmp_path / "persisted-documents.json"
     path.write_text(json.dumps({f"sha256:{sha(q)}": q for q in (QUERY, OTHER)}, indent=2))
     return path
@@ -48,6 +53,110 @@ async def test_a_prefixed_manifest_loads_and_runs_by_document_id(
             "/graphql", params={"documentId": f"sha256:{sha(QUERY)}"}, headers={"accept": NEW}
         )
         assert (got.status_code, got.json()) == (200, want)
+
+
+CODEGEN = JS / "node_modules" / "@graphql-codegen" / "cli" / "esm" / "bin.js"
+SOURCES = f"""import {{ graphql }} from './gql';
+
+export const workspaceName = graphql(`
+  query WorkspaceName($id: ID!) {{
+    workspace(id: $id) {{
+      displayName
+    }}
+  }}
+`);
+
+export const workspaces = graphql(`
+  query Workspaces {{
+    workspaces(ids: ["{DEMO_WS}", "org_unknown"]) {{ displayName }}
+  }}
+`);
+"""
+"""Two operations written with the preset's ``graphql()``, one with a variable."""
+ANSWERS: dict[str, tuple[dict[str, Any] | None, dict[str, Any]]] = {
+    "WorkspaceName": ({"id": DEMO_WS}, {"workspace": {"displayName": "Kora Demo"}}),
+    "Workspaces": (None, {"workspaces": [{"displayName": "Kora Demo"}, None]}),
+}
+PLAIN_CONFIG = """import { createHash } from 'node:crypto';
+
+export default {
+  schema: 'schema.graphql',
+  documents: ['src/**/*.ts', '!src/gql/**/*'],
+  generates: {
+    './src/gql/': {
+      preset: 'client',
+      presetConfig: {
+        persistedDocuments: {
+          mode: 'embedHashInDocument',
+          hashAlgorithm: (document) => createHash('sha256').update(document).digest('hex'),
+        },
+      },
+    },
+  },
+};
+"""
+"""A hash function of one's own (the preset's escape hatch, e.g. for APQ-style plain hex): ids
+without the prefix, and the generated documents keep their text (the default mode)."""
+
+
+def run_codegen(form: str) -> tuple[dict[str, str], dict[str, str]]:
+    """The preset run on ``SOURCES``: the manifest it wrote, and each operation's id in the
+    generated ``graphql.ts`` (what the client sends)."""
+    if not CODEGEN.is_file():
+        pytest.fail(f"run `npm ci --prefix {JS}` (scripts/check does)")
+    # Under tests/js so that Node.js resolves the preset from tests/js/node_modules.
+    build = BUILD / f"codegen-{form}"
+    shutil.rmtree(build, ignore_errors=True)
+    (build / "src").mkdir(parents=True)
+    (build / "src" / "documents.ts").write_text(SOURCES)
+    shutil.copy(REPO / "schema.graphql", build / "schema.graphql")
+    if form == "prefixed":  # the README's codegen.ts, as written (the CLI loads TypeScript)
+        name, config = "codegen.ts", readme_block("codegen-persisted")
+    else:
+        name, config = "codegen.mjs", PLAIN_CONFIG
+    (build / name).write_text(config)
+    node(str(CODEGEN), "--config", name, cwd=build)
+    out = build / "src" / "gql"
+    manifest = json.loads((out / "persisted-documents.json").read_text())
+    generated = (out / "graphql.ts").read_text()
+    sent = re.findall(r'export const (\w+)Document = \{"__meta__":\{"hash":"([^"]+)"\}', generated)
+    return manifest, dict(sent)
+
+
+@pytest.mark.parametrize("form", ["prefixed", "plain"])
+async def test_codegen_client_preset_manifest_runs_by_the_ids_it_wrote(
+    make_settings: Callable[..., Settings], form: str
+) -> None:
+    manifest, sent = run_codegen(form)
+    assert len(manifest) == 2, manifest
+    assert sorted(sent) == sorted(ANSWERS)
+    assert set(sent.values()) == set(manifest)
+    prefix = "sha256:" if form == "prefixed" else ""
+    for document_id, text in manifest.items():
+        assert document_id == prefix + sha(text)
+    path = BUILD / f"codegen-{form}" / "src" / "gql" / "persisted-documents.json"
+    settings = make_settings(persisted_queries="allowlist", persisted_queries_file=path)
+    async with running_app(settings) as client:
+        for operation, (variables, data) in ANSWERS.items():
+            document_id = sent[operation]
+            body: dict[str, Any] = {"documentId": document_id}
+            params = {"documentId": document_id}
+            if variables is not None:
+                body["variables"] = variables
+                params["variables"] = json.dumps(variables)
+            assert await post(client, body) == (200, {"data": data}), operation
+            got = await client.http.get("/graphql", params=params, headers={"accept": NEW})
+            assert (got.status_code, got.json()) == (200, {"data": data}), operation
+        # The allowlist holds the preset's documents and nothing else; the manifest has the
+        # preset's print of an operation, so the text as written in the source is not in it.
+        status, body = await post(client, {"query": OTHER})
+        assert (status, code(body)) == (403, "PERSISTED_QUERY_NOT_IN_ALLOWLIST")
+        written = SOURCES.split("`")[1]
+        assert written not in manifest.values()
+        status, body = await post(client, {"query": written, "variables": {"id": DEMO_WS}})
+        assert (status, code(body)) == (403, "PERSISTED_QUERY_NOT_IN_ALLOWLIST")
+        status, body = await post(client, {"documentId": prefix + sha(OTHER)})
+        assert (status, code(body)) == (403, "PERSISTED_QUERY_NOT_IN_ALLOWLIST")
 
 
 async def test_document_id_refusals(make_settings: Callable[..., Settings]) -> None:
