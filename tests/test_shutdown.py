@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from gateway.dev.embedded import EmbeddedPostgres
 from tests.faults import eventually, gateway_backends, gateway_server, locked, waiting_on_locks
@@ -21,6 +22,8 @@ from tests.load import Load, send
 from tests.stream_support import MULTIPART, StreamReader, open_stream
 from tests.support import DEMO_WS, ServerProcess
 from tests.ws_support import EVENTS_SUBSCRIPTION, ws_client, ws_url
+
+pytestmark = pytest.mark.outer  # heavy: run by .ci/run after the suite
 
 POLICIES = '{ workspace(id: "%s") { policies { name } } }' % DEMO_WS
 IN_FLIGHT_MARGIN_S = 0.05
