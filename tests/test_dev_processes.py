@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from gateway.dev.cluster.processes import free_port, port_is_free, reap
+from gateway.dev.cluster.processes import child_alive, free_port, port_is_free, stop_child
 
 
 def test_free_ports_are_distinct_bindable_and_below_the_ephemeral_range() -> None:
@@ -24,22 +24,25 @@ def test_free_ports_are_distinct_bindable_and_below_the_ephemeral_range() -> Non
         assert not port_is_free(ports[0])
 
 
-def test_reap_stops_a_child_whose_pid_no_longer_looked_like_ours() -> None:
-    """``stop_pid`` found nothing to stop (False), yet the child runs: ``reap`` signals it
-    through its handle and waits for it."""
+def test_a_child_whose_pid_no_longer_looks_like_ours_is_stopped_through_its_handle() -> None:
+    """Its PID is unknown (no pid file) or its command line does not carry the marker, so
+    ``stop_pid`` finds nothing to stop, yet the child runs: it is judged alive, signalled and
+    reaped through its handle."""
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
-        assert reap(child, False, sig=signal.SIGTERM) is True
+        assert child_alive(child, None, "no such marker")
+        assert not child_alive(None, child.pid, "no such marker")
+        assert stop_child(child, None, "no such marker", sig=signal.SIGTERM) is True
         assert child.returncode == -signal.SIGTERM
+        assert not child_alive(child, None, "no such marker")
     finally:
         if child.poll() is None:
             child.kill()
             child.wait()
 
 
-def test_reap_of_a_finished_child_reports_what_stop_pid_said() -> None:
+def test_stopping_a_finished_child_stops_nothing() -> None:
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     child.wait()
-    assert reap(child, True, sig=signal.SIGTERM) is True
-    assert reap(child, False, sig=signal.SIGTERM) is False
-    assert reap(None, False, sig=signal.SIGTERM) is False
+    assert stop_child(child, child.pid, "python", sig=signal.SIGTERM) is False
+    assert stop_child(None, None, "python", sig=signal.SIGTERM) is False

@@ -23,13 +23,12 @@ from pathlib import Path
 from typing import Final
 
 from gateway.dev.cluster.processes import (
-    alive,
+    child_alive,
     debian_binary,
     port_is_free,
     read_pid,
-    reap,
     spawn,
-    stop_pid,
+    stop_child,
 )
 
 DEPLOY: Final = Path(__file__).resolve().parents[3] / "deploy" / "haproxy"
@@ -92,9 +91,7 @@ class Edge:
         return read_pid(self.directory / "haproxy.pid")
 
     def running(self) -> bool:
-        if self._proc is not None:  # ours: the kernel's word for its child
-            return self._proc.poll() is None
-        return alive(self.pid(), str(self.config))
+        return child_alive(self._proc, self.pid(), str(self.config))
 
     def start(self) -> None:
         """Start HAProxy (unless it runs) and wait until its admin socket answers."""
@@ -133,9 +130,8 @@ class Edge:
 
     def stop(self) -> bool:
         """Stop by PID (SIGTERM: at once, connections closed)."""
-        stopped = stop_pid(self.pid(), str(self.config), sig=signal.SIGTERM)
         proc, self._proc = self._proc, None
-        stopped = reap(proc, stopped, sig=signal.SIGTERM)
+        stopped = stop_child(proc, self.pid(), str(self.config), sig=signal.SIGTERM)
         self.admin_socket.unlink(missing_ok=True)
         return stopped
 

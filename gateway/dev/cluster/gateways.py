@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Final
 
 from gateway.dev.cluster.edge import Edge
-from gateway.dev.cluster.processes import alive, read_pid, reap, spawn, stop_pid
+from gateway.dev.cluster.processes import child_alive, read_pid, spawn, stop_child
 
 _READY_TIMEOUT_S: Final = 60.0
 FLEET_DEFAULTS: Final = {
@@ -62,19 +62,12 @@ class GatewayProcess:
         return read_pid(self.directory / "gateway.pid")
 
     def running(self) -> bool:
-        """Whether the process runs. For a process this object started, the kernel's word for
-        its child decides (``/proc`` can show an exiting process's main thread as a zombie
-        while the process is not gone yet); otherwise its pid file and command line."""
-        if self._proc is not None:
-            return self._proc.poll() is None
-        return alive(self.pid(), self.marker)
+        return child_alive(self._proc, self.pid(), self.marker)
 
     def launch(self) -> None:
         """Start the process (unless it runs); ``wait_ready`` waits for it."""
-        if self.running():
+        if self.running():  # a child of ours that died is reaped by asking
             return
-        if self._proc is not None:
-            self._proc.poll()  # a process of ours that died (killed): reap it
         self.directory.mkdir(parents=True, exist_ok=True)
         environ = {
             k: v
@@ -105,17 +98,15 @@ class GatewayProcess:
 
     def stop(self) -> bool:
         """SIGTERM (the process drains, then exits) and wait; SIGKILL after a minute."""
-        sig: int = signal.SIGTERM
-        return self._stopped(stop_pid(self.pid(), self.marker, sig=sig, within=60), sig)
+        return self._stop(signal.SIGTERM, within=60)
 
     def kill(self) -> bool:
         """SIGKILL: gone at once, nothing drained (a crash)."""
-        sig: int = signal.SIGKILL
-        return self._stopped(stop_pid(self.pid(), self.marker, sig=sig), sig)
+        return self._stop(signal.SIGKILL)
 
-    def _stopped(self, stopped: bool, sig: int) -> bool:
+    def _stop(self, sig: int, within: float = 30) -> bool:
         proc, self._proc = self._proc, None
-        return reap(proc, stopped, sig=sig)
+        return stop_child(proc, self.pid(), self.marker, sig=sig, within=within)
 
     def _log_tail(self, lines: int = 20) -> str:
         """The last lines of the log, to say why in the error itself."""

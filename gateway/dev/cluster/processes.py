@@ -53,20 +53,37 @@ def stop_pid(
     return True
 
 
-def reap(proc: subprocess.Popen[bytes] | None, stopped: bool, *, sig: int) -> bool:
-    """After ``stop_pid``: reap ``proc`` (a child of ours, or None). One that still runs although
-    its PID no longer looked like ours (its main thread already a zombie while the process
-    exits, or its pid file lost) gets ``sig`` through its handle, SIGKILL after a minute.
-    Whether something was stopped."""
+def child_alive(proc: subprocess.Popen[bytes] | None, pid: int | None, marker: str) -> bool:
+    """Whether a process runs: for a child of ours (``proc``) the kernel's word through its
+    handle (``/proc`` shows an exiting process's main thread as a zombie while the process is not
+    gone yet); otherwise ``alive`` on its PID."""
+    if proc is not None:
+        return proc.poll() is None
+    return alive(pid, marker)
+
+
+def stop_child(
+    proc: subprocess.Popen[bytes] | None,
+    pid: int | None,
+    marker: str,
+    *,
+    sig: int,
+    within: float = 30,
+) -> bool:
+    """``stop_pid``, then reap ``proc`` (a child of ours, or None). One that still runs although
+    its PID no longer looked like ours (its main thread already a zombie, or its pid file lost)
+    gets ``sig`` through its handle, SIGKILL after ``within`` seconds. Whether something was
+    stopped."""
+    stopped = stop_pid(pid, marker, sig=sig, within=within)
     if proc is None or proc.poll() is not None:
         return stopped
     if not stopped:
         proc.send_signal(sig)
     try:
-        proc.wait(timeout=60)
+        proc.wait(timeout=within)
     except subprocess.TimeoutExpired:
         proc.kill()
-        proc.wait(timeout=60)
+        proc.wait(timeout=within)
     return True
 
 
