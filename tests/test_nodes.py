@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+from gateway.api.node import Node
+from gateway.api.schema import build_schema
 from gateway.reads.node_ids import NodeId, NodeKind, decode_node_id, encode_node_id
 from gateway.settings import Settings
 from tests.conftest import running_app
@@ -77,6 +79,30 @@ def objects(data: Any) -> list[dict[str, Any]]:
 async def jwt_client(make_settings: Callable[..., Settings]) -> AsyncIterator[GqlClient]:
     async with running_app(make_settings(auth_mode="jwt", jwt_secret=SECRET)) as client:
         yield client
+
+
+def test_every_type_that_implements_node_answers_its_own_id() -> None:
+    """``Node.id`` only declares the field: each implementing type of the schema must resolve
+    it itself, or asking its ``id`` would fail at run time."""
+    schema = build_schema()
+    implementing = [
+        t for t in schema._schema.type_map.values()
+        if getattr(t, "interfaces", None) and any(i.name == "Node" for i in t.interfaces)
+    ]  # fmt: skip
+    assert len(implementing) >= 9, [t.name for t in implementing]
+    declared = _id_resolver(Node)
+    assert declared is not None
+    for graphql_type in implementing:
+        cls = graphql_type.extensions["strawberry-definition"].origin
+        assert issubclass(cls, Node), graphql_type.name
+        assert _id_resolver(cls) not in (None, declared), graphql_type.name
+
+
+def _id_resolver(cls: type) -> object:
+    """The function resolving ``cls``'s ``id`` (Strawberry copies inherited fields into each
+    type, so the resolver, not the class's namespace, tells whose it is)."""
+    field = next(f for f in cls.__strawberry_definition__.fields if f.python_name == "id")  # type: ignore[attr-defined]
+    return None if field.base_resolver is None else field.base_resolver.wrapped_func
 
 
 async def test_every_id_refetches_its_object(client: GqlClient) -> None:
