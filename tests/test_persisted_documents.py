@@ -99,9 +99,9 @@ export default {
 without the prefix, and the generated documents keep their text (the default mode)."""
 
 
-def run_codegen(form: str) -> tuple[dict[str, str], dict[str, str]]:
-    """The preset run on ``SOURCES``: the manifest it wrote, and each operation's id in the
-    generated ``graphql.ts`` (what the client sends)."""
+def run_codegen(form: str) -> tuple[Path, dict[str, str], dict[str, str]]:
+    """The preset run on ``SOURCES``: the manifest it wrote (its path and content), and each
+    operation's id in the generated ``graphql.ts`` (what the client sends)."""
     if not CODEGEN.is_file():
         pytest.fail(f"run `npm ci --prefix {JS}` (scripts/check does)")
     # Under tests/js so that Node.js resolves the preset from tests/js/node_modules.
@@ -117,24 +117,23 @@ def run_codegen(form: str) -> tuple[dict[str, str], dict[str, str]]:
     (build / name).write_text(config)
     node(str(CODEGEN), "--config", name, cwd=build)
     out = build / "src" / "gql"
-    manifest = json.loads((out / "persisted-documents.json").read_text())
+    path = out / "persisted-documents.json"
     generated = (out / "graphql.ts").read_text()
     sent = re.findall(r'export const (\w+)Document = \{"__meta__":\{"hash":"([^"]+)"\}', generated)
-    return manifest, dict(sent)
+    return path, json.loads(path.read_text()), dict(sent)
 
 
 @pytest.mark.parametrize("form", ["prefixed", "plain"])
 async def test_codegen_client_preset_manifest_runs_by_the_ids_it_wrote(
     make_settings: Callable[..., Settings], form: str
 ) -> None:
-    manifest, sent = run_codegen(form)
+    path, manifest, sent = run_codegen(form)
     assert len(manifest) == 2, manifest
     assert sorted(sent) == sorted(ANSWERS)
     assert set(sent.values()) == set(manifest)
     prefix = "sha256:" if form == "prefixed" else ""
     for document_id, text in manifest.items():
         assert document_id == prefix + sha(text)
-    path = BUILD / f"codegen-{form}" / "src" / "gql" / "persisted-documents.json"
     settings = make_settings(persisted_queries="allowlist", persisted_queries_file=path)
     async with running_app(settings) as client:
         for operation, (variables, data) in ANSWERS.items():
